@@ -1,0 +1,47 @@
+// Package segment maps POSIX shared memory segments that separate processes
+// on one Linux host share, and provides what every posixshm structure stands
+// on: a checked header, a directory of named objects, a registry of attached
+// processes with kernel-backed liveness, intent records for crash repair,
+// bounds-checked accessors, and futex waits.
+//
+// A segment is created once and opened by any number of processes:
+//
+//	seg, err := segment.OpenOrCreate("/my_shared_mem", 10<<20) // 10 MiB
+//	if err != nil { ... }
+//	defer seg.Close()
+//
+// Structures are then created in it by name (queue.New, hashmap.New, ...).
+// Named segments live in /dev/shm; CreateFile and OpenFile place one on any
+// file system instead. Segments are created with mode 0600; Mode widens it.
+//
+// # Liveness and repair
+//
+// Each open Segment takes a slot in the segment's process registry and holds
+// an open-file-description lock on one byte of the file for it. The kernel
+// releases that lock when the process dies, however it dies, so peers can
+// tell a dead process from a slow one without PIDs or heartbeats. Before a
+// step that would leave shared state half done, a structure writes an
+// intent record (BeginIntent) into its slot; Recover, which Open also runs,
+// hands the intents of dead processes to the RepairFunc registered for their
+// kind, then runs recovery hooks such as the allocator's.
+//
+// # Caveats
+//
+//   - Linux only: the package needs OFD locks, futexes and fallocate.
+//   - A segment is at most 64 GiB (MaxSize), fixed at creation; grow by
+//     creating a larger segment and copying.
+//   - The directory and registry sizes are fixed at creation
+//     (DirectoryEntries, ProcessSlots).
+//   - Close unmaps the memory: using a structure of a closed Segment faults.
+//   - Remove unlinks the name only; processes that have the segment mapped
+//     keep using it until they close it.
+//   - If another process shrinks the file under a running process, touching
+//     the lost pages raises SIGBUS, which Go reports as a fatal fault. Open
+//     checks the file size against the header, and creation reserves pages,
+//     but nothing can stop a hostile peer from truncating a file it may
+//     write.
+//   - Every process that opens a segment can write all of it. The library
+//     checks every offset and length it reads from shared memory, so a
+//     buggy or hostile peer can corrupt data but cannot make this process
+//     panic or access memory outside the mapping.
+package segment

@@ -1,0 +1,69 @@
+package segment
+
+import (
+	"math/bits"
+	"runtime"
+)
+
+// Intent is an intent record of this handle's registry slot, taken by
+// BeginIntent and given back by End. While it is held, the record says
+// which operation this process has in flight; if the process dies, Recover
+// hands the record to the RepairFunc registered for its kind.
+//
+// An Intent is a small value; copy it freely within one goroutine, but End it
+// exactly once.
+type Intent struct {
+	rec *intentRecord
+	bit uint64
+	s   *Segment
+}
+
+// BeginIntent records that this process starts operation op of kind on the
+// object at directory index object, with arguments a, b and c, and returns
+// the record. The arguments become visible to a repairer before the record
+// does. A handle has 62 records; a goroutine that finds none free yields
+// until one is.
+func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64) Intent {
+	for {
+		free := s.intentFree.Load()
+		if free == 0 {
+			runtime.Gosched()
+			continue
+		}
+		i := bits.TrailingZeros64(free)
+		bit := uint64(1) << i
+		if !s.intentFree.CompareAndSwap(free, free&^bit) {
+			continue
+		}
+		rec := &s.reg[s.slot].intents[i]
+		rec.a.Store(a)
+		rec.b.Store(b)
+		rec.c.Store(c)
+		rec.word.Store(uint64(object)<<32 | uint64(op)<<16 | uint64(kind&0xffff))
+		return Intent{rec: rec, bit: bit, s: s}
+	}
+}
+
+// SetA updates the record's first argument, as an operation learns more
+// (a position it claimed, a block it allocated). SetB and SetC update the
+// others.
+func (in Intent) SetA(v uint64) { in.rec.a.Store(v) }
+
+// SetB updates the record's second argument.
+func (in Intent) SetB(v uint64) { in.rec.b.Store(v) }
+
+// SetC updates the record's third argument.
+func (in Intent) SetC(v uint64) { in.rec.c.Store(v) }
+
+// SetOp changes the record's operation code, keeping its kind and object,
+// for operations that pass through stages a repairer must tell apart.
+func (in Intent) SetOp(op uint8) {
+	w := in.rec.word.Load()
+	in.rec.word.Store(w&^(0xff<<16) | uint64(op)<<16)
+}
+
+// End clears the record: the operation is complete and nothing needs repair.
+func (in Intent) End() {
+	in.rec.word.Store(0)
+	in.s.intentFree.Or(in.bit)
+}

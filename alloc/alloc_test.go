@@ -1,0 +1,231 @@
+package alloc_test
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/segment"
+)
+
+func newSegment(t testing.TB, size int64) *segment.Segment {
+	t.Helper()
+	name := fmt.Sprintf("/psm-alloc-%d-%x", os.Getpid(), rand.Uint64())
+	s, err := segment.Create(name, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); segment.Remove(name) })
+	return s
+}
+
+func newAllocator(t testing.TB, size int64) (*alloc.Allocator, *segment.Segment) {
+	t.Helper()
+	s := newSegment(t, size)
+	a, err := alloc.Of(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every test ends with a consistency check of the heap.
+	t.Cleanup(func() {
+		if r := a.Check(); len(r.Problems) > 0 {
+			t.Errorf("heap check: %v", r.Problems)
+		}
+	})
+	return a, s
+}
+
+func TestAllocFreeReuse(t *testing.T) {
+	a, s := newAllocator(t, 4<<20)
+	for _, n := range []uint64{0, 1, 16, 17, 100, 1000, 8000, 20000, 100000, 1 << 20} {
+		off, err := a.Alloc(n)
+		if err != nil {
+			t.Fatalf("Alloc(%d): %v", n, err)
+		}
+		if off%16 != 0 {
+			t.Fatalf("Alloc(%d) = %d, not 16-byte aligned", n, off)
+		}
+		size, err := a.UsableSize(off)
+		if err != nil || size < n {
+			t.Fatalf("UsableSize = %d, %v; want >= %d", size, err, n)
+		}
+		b, err := s.Bytes(off, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range b {
+			b[i] = 0xAB
+		}
+		if err := a.Free(off); err != nil {
+			t.Fatal(err)
+		}
+		again, err := a.Alloc(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again != off {
+			t.Errorf("Alloc(%d) after Free gave %d, want the freed block %d", n, again, off)
+		}
+		a.Free(again)
+	}
+	st := a.Stats()
+	if st.Allocs != st.Frees || st.UsedBytes != 0 {
+		t.Fatalf("stats unbalanced: %+v", st)
+	}
+}
+
+func TestInvalidFree(t *testing.T) {
+	a, _ := newAllocator(t, 1<<20)
+	off, _ := a.Alloc(100)
+	if err := a.Free(off); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Free(off); !errors.Is(err, alloc.ErrInvalidFree) {
+		t.Fatalf("double free: %v", err)
+	}
+	heapOff, _ := segmentHeap(a)
+	for _, bad := range []segment.Offset{0, 8, off + 16, off + 3, heapOff, 1 << 40} {
+		if err := a.Free(bad); !errors.Is(err, alloc.ErrInvalidFree) && !errors.Is(err, alloc.ErrCorrupt) {
+			t.Errorf("Free(%d): %v", bad, err)
+		}
+	}
+	if err := a.Publish(off); !errors.Is(err, alloc.ErrInvalidFree) {
+		t.Errorf("Publish of a free block: %v", err)
+	}
+	if _, err := a.Alloc(alloc.MaxAlloc + 1); !errors.Is(err, alloc.ErrTooLarge) {
+		t.Errorf("Alloc too large: %v", err)
+	}
+}
+
+func segmentHeap(a *alloc.Allocator) (segment.Offset, uint64) { return alloc.SegmentOf(a).Heap() }
+
+func TestOutOfMemoryThenReuse(t *testing.T) {
+	a, _ := newAllocator(t, 1<<20)
+	var offs []segment.Offset
+	for {
+		off, err := a.Alloc(1000)
+		if errors.Is(err, alloc.ErrOutOfMemory) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+		if len(offs) > 10000 {
+			t.Fatal("a 1 MiB heap never ran out")
+		}
+	}
+	if len(offs) < 500 {
+		t.Fatalf("only %d blocks of 1000 bytes in 1 MiB", len(offs))
+	}
+	for _, off := range offs {
+		if err := a.Free(off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Everything freed is available again.
+	for range offs {
+		if _, err := a.Alloc(1000); err != nil {
+			t.Fatalf("after freeing all: %v", err)
+		}
+	}
+}
+
+// Goroutines allocate random sizes, fill each block with their own pattern,
+// and check it before freeing: overlapping blocks would mix patterns.
+func TestConcurrentNoOverlap(t *testing.T) {
+	a, s := newAllocator(t, 16<<20)
+	iters := 20000
+	if testing.Short() {
+		iters = 2000
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			type held struct {
+				off segment.Offset
+				n   uint64
+			}
+			var mine []held
+			for i := range iters {
+				if len(mine) > 0 && (rng.IntN(2) == 0 || len(mine) > 64) {
+					k := rng.IntN(len(mine))
+					h := mine[k]
+					b, _ := s.Bytes(h.off, h.n)
+					for j := range b {
+						if b[j] != byte(g) {
+							errs <- fmt.Errorf("goroutine %d: block %d byte %d is %d", g, h.off, j, b[j])
+							return
+						}
+					}
+					if err := a.Free(h.off); err != nil {
+						errs <- err
+						return
+					}
+					mine[k] = mine[len(mine)-1]
+					mine = mine[:len(mine)-1]
+					continue
+				}
+				n := uint64(rng.IntN(3000) + 1)
+				if i%97 == 0 {
+					n = 40000
+				}
+				off, err := a.Alloc(n)
+				if err != nil {
+					errs <- err
+					return
+				}
+				b, _ := s.Bytes(off, n)
+				for j := range b {
+					b[j] = byte(g)
+				}
+				mine = append(mine, held{off, n})
+			}
+			for _, h := range mine {
+				a.Free(h.off)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.Allocs != st.Frees || st.UsedBytes != 0 {
+		t.Fatalf("stats unbalanced: %+v", st)
+	}
+}
+
+func TestPublishAndViews(t *testing.T) {
+	a, s := newAllocator(t, 1<<20)
+	off, _ := a.Alloc(64)
+	if err := a.Publish(off); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Publish(off); !errors.Is(err, alloc.ErrInvalidFree) {
+		t.Fatalf("second Publish: %v", err)
+	}
+	// A second view of the same segment sees the same heap.
+	b, err := alloc.Of(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Free(off); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Free(off); !errors.Is(err, alloc.ErrInvalidFree) {
+		t.Fatalf("free through other view: %v", err)
+	}
+	r := a.Check()
+	if r.Published != 0 || r.Free != r.OnLists {
+		t.Fatalf("check: %+v", r)
+	}
+}

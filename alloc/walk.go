@@ -12,31 +12,34 @@ import (
 
 // walk calls fn for each block of the claimed chunks with its header offset
 // and state word, in address order. It stops at the first error fn returns.
-func (a *Allocator) walk(fn func(h, w uint64) error) error {
+// It returns how many chunks it skipped because their table entry was zero
+// or invalid.
+func (a *Allocator) walk(fn func(h, w uint64) error) (skipped int, err error) {
 	used := min(a.hdr.chunks.Load(), a.nChunks)
 	for c := uint64(0); c < used; {
 		e := a.table[c].Load()
 		if e == 0 || int(e-1) >= len(classes) {
-			c++ // claimed by a process that died before recording it, or corrupt
+			skipped++ // claimed by a process that died before recording it, or corrupt
+			c++
 			continue
 		}
 		cl := classes[e-1]
 		base := a.chunkOff + c*chunkSize
 		if cl.chunks > 0 {
 			if err := fn(base, a.block(base).state.Load()); err != nil {
-				return err
+				return skipped, err
 			}
 			c += cl.chunks
 			continue
 		}
 		for h := base; h+cl.size <= base+chunkSize; h += cl.size {
 			if err := fn(h, a.block(h).state.Load()); err != nil {
-				return err
+				return skipped, err
 			}
 		}
 		c++
 	}
-	return nil
+	return skipped, nil
 }
 
 // reclaim frees the blocks that the attachment (slot, gen) allocated and
@@ -44,7 +47,7 @@ func (a *Allocator) walk(fn func(h, w uint64) error) error {
 // is known dead; a second run finds nothing left to free.
 func (a *Allocator) reclaim(slot int, gen uint32) (int, error) {
 	n := 0
-	err := a.walk(func(h, w uint64) error {
+	_, err := a.walk(func(h, w uint64) error {
 		if stateOf(w) != stateOwned {
 			return nil
 		}
@@ -63,7 +66,7 @@ func (a *Allocator) reclaim(slot int, gen uint32) (int, error) {
 // process; tools call it after a crash of the recovering process itself.
 func (a *Allocator) ReclaimDead() (int, error) {
 	n := 0
-	err := a.walk(func(h, w uint64) error {
+	_, err := a.walk(func(h, w uint64) error {
 		if stateOf(w) != stateOwned {
 			return nil
 		}
@@ -157,7 +160,7 @@ func (a *Allocator) Check() Report {
 	}
 	perClass := make([]int, len(classes))
 	freeBlocks := map[uint64]bool{}
-	a.walk(func(h, w uint64) error {
+	r.LostChunks, _ = a.walk(func(h, w uint64) error {
 		r.Blocks++
 		switch stateOf(w) {
 		case stateOwned:
@@ -174,12 +177,6 @@ func (a *Allocator) Check() Report {
 		}
 		return nil
 	})
-	used := min(a.hdr.chunks.Load(), a.nChunks)
-	for c := uint64(0); c < used; c++ {
-		if a.table[c].Load() == 0 {
-			r.LostChunks++
-		}
-	}
 	maxBlocks := int(a.nChunks * chunkSize / classes[0].size)
 	for class := range classes {
 		idx := uint32(a.hdr.lists[class].head.Load())

@@ -1,0 +1,57 @@
+# posixshm: one target per task, run over every module of the workspace.
+# Modules are found by their go.mod, as opentelemetry-go's Makefile does.
+
+GO        ?= go
+MODULES   := $(sort $(patsubst ./%/go.mod,%,$(shell find . -name go.mod -not -path './.git/*' -not -path '*/testdata/*')))
+# Structure and foundation modules: unit tests with the race detector.
+UNIT      := $(filter-out conformance,$(MODULES))
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 1
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# test/<module> is a pattern rule; make skips pattern rules for .PHONY targets,
+# so they are not listed here.
+.PHONY: all test test-unit test-conformance bench demo fuzz lint clean
+
+all: lint test
+
+test: test-unit test-conformance
+
+test-unit: $(addprefix test/,$(UNIT))
+
+test/%:
+	cd $* && $(GO) test -race -count=1 ./...
+
+# Cross-process suites: real child processes, some SIGKILLed.
+test-conformance:
+	cd conformance && $(GO) test -count=1 -timeout 20m ./...
+
+bench:
+	@for m in $(MODULES); do \
+		echo "== $$m"; \
+		(cd $$m && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...) || exit 1; \
+	done
+
+demo:
+	cd examples && $(GO) run ./demo
+
+fuzz:
+	@for m in $(MODULES); do \
+		for pkg in $$(cd $$m && $(GO) list ./...); do \
+			dir=$$(cd $$m && $(GO) list -f '{{.Dir}}' $$pkg); \
+			for f in $$(cd $$dir && $(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
+				echo "== $$pkg $$f ($(FUZZTIME))"; \
+				(cd $$dir && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) .) || exit 1; \
+			done; \
+		done; \
+	done
+
+lint:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+	@for m in $(MODULES); do (cd $$m && $(GO) run $(STATICCHECK) ./...) || exit 1; done
+
+clean:
+	$(GO) clean -testcache
+	rm -f /dev/shm/psm-test-* /dev/shm/psm-conf-* /dev/shm/psm-alloc-*

@@ -502,16 +502,23 @@ func (s *Segment) Close() error {
 		sl.ctl.Store(uint64(s.gen)<<32 | slotFree)
 		unlock(s.fd, lockSlotBase+int64(s.slot))
 	}
+	// s.mem keeps its (now dangling) value: other goroutines may still read
+	// the field, and every accessor checks closed first.
 	err := unix.Munmap(s.mem)
-	s.mem = nil
 	if cerr := unix.Close(s.fd); err == nil {
 		err = cerr
 	}
 	return err
 }
 
-// Remove unlinks s's file; see the function Remove. s stays usable.
-func (s *Segment) Remove() error { return RemoveFile(s.path) }
+// Remove unlinks s's file; see the function Remove. s stays usable. For an
+// anonymous or inherited segment there is nothing to unlink.
+func (s *Segment) Remove() error {
+	if s.path == "" {
+		return nil
+	}
+	return RemoveFile(s.path)
+}
 
 // Name returns the name or path the segment was opened with.
 func (s *Segment) Name() string { return s.name }

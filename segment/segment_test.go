@@ -334,6 +334,19 @@ func TestDirectory(t *testing.T) {
 	}
 }
 
+const testKind = segment.Kind(900)
+
+// repaired collects what the test repair function saw; registration is
+// once per process, so -count=N runs share it.
+var repaired []segment.IntentRecord
+
+func init() {
+	segment.RegisterRepair(testKind, func(_ *segment.Segment, rec segment.IntentRecord) error {
+		repaired = append(repaired, rec)
+		return nil
+	})
+}
+
 func TestRegistryAndRecovery(t *testing.T) {
 	s, name := mustCreate(t, mib, segment.ProcessSlots(3))
 	peer, err := segment.Open(name)
@@ -358,12 +371,7 @@ func TestRegistryAndRecovery(t *testing.T) {
 	third.Close()
 
 	// The peer dies with an intent in flight.
-	const testKind = segment.Kind(900)
-	var repaired []segment.IntentRecord
-	segment.RegisterRepair(testKind, func(_ *segment.Segment, rec segment.IntentRecord) error {
-		repaired = append(repaired, rec)
-		return nil
-	})
+	repaired = nil
 	peer.BeginIntent(testKind, 3, 7, 10, 20, 30)
 	done := peer.BeginIntent(testKind, 4, 7, 0, 0, 0)
 	done.End()

@@ -162,20 +162,25 @@ type proc struct {
 // children are killed at the end of the test if still running.
 func Start(t testing.TB, scenario, seg string, n int, args Args) *Group {
 	t.Helper()
+	return StartCmd(t, scenario, seg, n, args, nil)
+}
+
+// StartCmd is Start with a hook that can change each child's command before
+// it starts (pass it descriptors, say).
+func StartCmd(t testing.TB, scenario, seg string, n int, args Args, prepare func(i int, cmd *exec.Cmd) error) *Group {
+	t.Helper()
 	all := Args{"start_at": strconv.FormatInt(time.Now().Add(time.Duration(n)*20*time.Millisecond+200*time.Millisecond).UnixNano(), 10)}
 	for k, v := range args {
 		all[k] = v
 	}
-	enc, _ := json.Marshal(all)
 	g := &Group{t: t, scenario: scenario, timeout: 3 * time.Minute}
 	for i := range n {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(),
-			envScenario+"="+scenario,
-			envIndex+"="+strconv.Itoa(i),
-			envSeg+"="+seg,
-			envArgs+"="+string(enc),
-		)
+		cmd := Command(scenario, i, seg, all)
+		if prepare != nil {
+			if err := prepare(i, cmd); err != nil {
+				t.Fatal(err)
+			}
+		}
 		p := &proc{cmd: cmd, done: make(chan struct{})}
 		cmd.Stderr = &p.stderr
 		out, err := cmd.StdoutPipe()
@@ -195,6 +200,21 @@ func Start(t testing.TB, scenario, seg string, n int, args Args) *Group {
 		}
 	})
 	return g
+}
+
+// Command returns the command that runs scenario as child index of a group
+// on segment seg; Start uses it, and a child can use it to start children of
+// its own.
+func Command(scenario string, index int, seg string, args Args) *exec.Cmd {
+	enc, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(),
+		envScenario+"="+scenario,
+		envIndex+"="+strconv.Itoa(index),
+		envSeg+"="+seg,
+		envArgs+"="+string(enc),
+	)
+	return cmd
 }
 
 func (p *proc) collect(out interface{ Read([]byte) (int, error) }) {

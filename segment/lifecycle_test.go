@@ -1,0 +1,88 @@
+package segment_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/posixshm/posixshm/segment"
+)
+
+// TestNoSpaceIsAnError fills a 1 MiB tmpfs, as a container's small /dev/shm
+// would be, and expects Create to fail with ErrNoSpace, not to succeed and
+// SIGBUS later.
+func TestNoSpaceIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skipf("mounting a tmpfs needs root: %v", err)
+		}
+		t.Fatalf("mount tmpfs as root: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, 0) })
+	path := filepath.Join(dir, "big")
+	_, err := segment.CreateFile(path, 4<<20)
+	if !errors.Is(err, segment.ErrNoSpace) {
+		t.Fatalf("CreateFile 4 MiB on a 1 MiB tmpfs: %v, want ErrNoSpace", err)
+	}
+	for _, want := range []string{"4194304", "free", "shm-size"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if _, statErr := os.Stat(path); !os.IsNotExist(statErr) {
+		t.Errorf("failed create left %s behind", path)
+	}
+	// What fits, fits.
+	s, err := segment.CreateFile(filepath.Join(dir, "small"), 512<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+func TestAnonymousAttachFD(t *testing.T) {
+	s, err := segment.CreateAnonymous(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Remove(); err != nil {
+		t.Fatalf("Remove of anonymous: %v", err)
+	}
+	cmd := exec.Command("true")
+	if err := s.Pass(cmd); err != nil {
+		t.Fatal(err)
+	}
+	f := cmd.ExtraFiles[0]
+	if !strings.Contains(strings.Join(cmd.Env, " "), segment.EnvInheritedFD+"=3") {
+		t.Fatalf("Pass did not set %s=3", segment.EnvInheritedFD)
+	}
+	// Attach through the descriptor, as a child would: a second handle
+	// with its own registry slot on the same memory.
+	o, err := segment.AttachFD(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	a, _ := s.Slot()
+	b, _ := o.Slot()
+	if a == b || o.Size() != s.Size() {
+		t.Fatalf("slots %d %d, sizes %d %d", a, b, o.Size(), s.Size())
+	}
+	off, _ := s.Heap()
+	p, _ := s.Bytes(off, 1)
+	q, _ := o.Bytes(off, 1)
+	p[0] = 77
+	if q[0] != 77 {
+		t.Fatal("the two handles do not share memory")
+	}
+	t.Setenv(segment.EnvInheritedFD, "")
+	if _, err := segment.Inherited(); !errors.Is(err, segment.ErrNotExist) {
+		t.Fatalf("Inherited without a descriptor: %v", err)
+	}
+}

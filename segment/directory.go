@@ -116,23 +116,52 @@ func (s *Segment) FindOrCreate(name string, spec Spec, heap Heap, init func(Obje
 	return obj, created, err
 }
 
-// Lookup returns the object called name, or ErrNotFound.
-func (s *Segment) Lookup(name string) (obj Object, err error) {
+// Lookup returns the object called name, or ErrNotFound. It takes no lock,
+// so it works on a ReadOnly segment and never waits for a creator: an object
+// still being created is not found yet.
+func (s *Segment) Lookup(name string) (Object, error) {
 	if err := checkObjectName(name); err != nil {
 		return Object{}, err
 	}
-	err = s.withDirLock(func() error {
-		idx, found, err := s.find(name, nil)
-		if err != nil {
-			return err
+	if s.closed.Load() {
+		return Object{}, ErrClosed
+	}
+	n := uint64(len(s.dir))
+	start := nameHash(name) % n
+	for i := uint64(0); i < n; i++ {
+		j := uint32((start + i) % n)
+		e := &s.dir[j]
+		for try := 0; ; try++ {
+			ctl := e.ctl.Load()
+			st := entryState(ctl)
+			if st == entryEmpty {
+				return Object{}, fmt.Errorf("%w: %q in %s", ErrNotFound, name, s.name)
+			}
+			if st != entryReady {
+				break
+			}
+			// Copy, then accept the copy only if ctl did not move meanwhile
+			// (a seqlock read); entries change rarely, so retries are rare.
+			nameLen := e.nameLen
+			match := nameLen <= MaxObjectName && string(e.name[:nameLen]) == name
+			var obj Object
+			var err error
+			if match {
+				obj, err = s.entryObject(j)
+			}
+			if e.ctl.Load() != ctl {
+				if try < 100 {
+					continue
+				}
+				return Object{}, fmt.Errorf("%w: directory entry %d keeps changing", ErrBusy, j)
+			}
+			if match {
+				return obj, err
+			}
+			break
 		}
-		if !found {
-			return fmt.Errorf("%w: %q in %s", ErrNotFound, name, s.name)
-		}
-		obj, err = s.entryObject(uint32(idx))
-		return err
-	})
-	return obj, err
+	}
+	return Object{}, fmt.Errorf("%w: %q in %s", ErrNotFound, name, s.name)
 }
 
 // Delete removes the object called name and frees its block into heap. No
@@ -187,6 +216,9 @@ func (s *Segment) Objects() []Object {
 func (s *Segment) withDirLock(fn func() error) error {
 	if s.closed.Load() {
 		return ErrClosed
+	}
+	if s.opts.readOnly {
+		return fmt.Errorf("%w: %s cannot change its directory", ErrReadOnly, s.name)
 	}
 	s.dirMu.Lock()
 	defer s.dirMu.Unlock()

@@ -36,6 +36,8 @@ var (
 	ErrDirectoryFull = errors.New("segment: directory full")
 	// ErrRegistryFull is returned when every process-registry slot is held by a live handle.
 	ErrRegistryFull = errors.New("segment: process registry full")
+	// ErrReadOnly is returned by operations that write, on a segment opened ReadOnly.
+	ErrReadOnly = errors.New("segment: opened read-only")
 	// ErrBusy is returned when a lock held by a live process was not released in time.
 	ErrBusy = errors.New("segment: busy")
 )

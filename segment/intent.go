@@ -24,6 +24,9 @@ type Intent struct {
 // does. A handle has 62 records; a goroutine that finds none free yields
 // until one is.
 func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64) Intent {
+	if s.slot < 0 {
+		panic("segment: BeginIntent on a segment opened ReadOnly")
+	}
 	for {
 		free := s.intentFree.Load()
 		if free == 0 {

@@ -179,6 +179,9 @@ func (s *Segment) Recover() (Report, error) {
 	if s.closed.Load() {
 		return rep, ErrClosed
 	}
+	if s.opts.readOnly {
+		return rep, ErrReadOnly
+	}
 	for i := range s.reg {
 		if i == s.slot || slotState(s.reg[i].ctl.Load()) == slotFree {
 			continue

@@ -53,6 +53,7 @@ type options struct {
 	regSlots    int
 	initTimeout time.Duration
 	lockTimeout time.Duration
+	readOnly    bool
 }
 
 func defaultOptions() options {
@@ -84,6 +85,13 @@ func InitTimeout(d time.Duration) Option { return func(o *options) { o.initTimeo
 // LockTimeout sets how long a directory change waits for another live process
 // that is changing the directory (default 30s). Dead holders never count.
 func LockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
+
+// ReadOnly opens a segment for inspection: mapped read-only, without a
+// process-registry slot, and without running recovery. Tools use it to look
+// at a segment without changing anything another process relies on.
+// Operations that write return ErrReadOnly; structures opened on it offer
+// their reading methods only.
+func ReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 func buildOptions(opts []Option) options {
 	o := defaultOptions()
@@ -167,6 +175,9 @@ func RemoveFile(path string) error {
 }
 
 func create(name, path string, size int64, o options, orOpen bool) (*Segment, error) {
+	if o.readOnly {
+		return nil, fmt.Errorf("%w: cannot create %s", ErrReadOnly, name)
+	}
 	if _, err := planLayout(size, o); err != nil {
 		return nil, fmt.Errorf("segment %s: %w", name, err)
 	}
@@ -202,7 +213,14 @@ func open(name, path string, o options) (*Segment, error) {
 }
 
 func attachPath(name, path string, size int64, o options) (*Segment, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	mode := unix.O_RDWR
+	if o.readOnly {
+		if size > 0 {
+			return nil, fmt.Errorf("%w: cannot create %s", ErrReadOnly, name)
+		}
+		mode = unix.O_RDONLY
+	}
+	fd, err := unix.Open(path, mode|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		if size > 0 {
@@ -465,7 +483,11 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 	if err != nil {
 		return nil, fmt.Errorf("segment %s: %w", name, err)
 	}
-	mem, err := unix.Mmap(fd, 0, int(l.total), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	prot := unix.PROT_READ | unix.PROT_WRITE
+	if o.readOnly {
+		prot = unix.PROT_READ
+	}
+	mem, err := unix.Mmap(fd, 0, int(l.total), prot, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("segment %s: mmap %d bytes: %w", name, l.total, err)
 	}
@@ -482,6 +504,9 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 		heapSize: l.total - l.heapOff,
 		opts:     o,
 		slot:     -1,
+	}
+	if o.readOnly {
+		return s, nil
 	}
 	if err := s.claimSlot(); err != nil {
 		unix.Munmap(mem)
@@ -519,6 +544,9 @@ func (s *Segment) Remove() error {
 	}
 	return RemoveFile(s.path)
 }
+
+// Writable reports whether s was opened for writing (not ReadOnly).
+func (s *Segment) Writable() bool { return !s.opts.readOnly }
 
 // Name returns the name or path the segment was opened with.
 func (s *Segment) Name() string { return s.name }

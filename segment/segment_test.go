@@ -500,3 +500,39 @@ func TestFutexWaitWake(t *testing.T) {
 		t.Fatalf("Wait past deadline: %v", err)
 	}
 }
+
+func TestReadOnly(t *testing.T) {
+	s, name := mustCreate(t, mib)
+	h := newBumpHeap(s)
+	spec := segment.Spec{Kind: segment.KindBitset, Version: 1, Size: 64}
+	if _, _, err := s.FindOrCreate("flags", spec, h, func(segment.Object) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	before := len(s.Processes())
+	ro, err := segment.Open(name, segment.ReadOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if ro.Writable() || !s.Writable() {
+		t.Fatal("Writable wrong")
+	}
+	if len(s.Processes()) != before {
+		t.Fatal("a read-only handle took a registry slot")
+	}
+	if obj, err := ro.Lookup("flags"); err != nil || obj.Kind != segment.KindBitset {
+		t.Fatalf("Lookup: %+v %v", obj, err)
+	}
+	if len(ro.Objects()) != 1 {
+		t.Fatal("Objects")
+	}
+	if _, _, err := ro.FindOrCreate("x", spec, h, func(segment.Object) error { return nil }); !errors.Is(err, segment.ErrReadOnly) {
+		t.Fatalf("FindOrCreate: %v", err)
+	}
+	if _, err := ro.Recover(); !errors.Is(err, segment.ErrReadOnly) {
+		t.Fatalf("Recover: %v", err)
+	}
+	if _, err := segment.OpenOrCreate(name, mib, segment.ReadOnly()); !errors.Is(err, segment.ErrReadOnly) {
+		t.Fatalf("OpenOrCreate ReadOnly: %v", err)
+	}
+}

@@ -217,42 +217,43 @@ func checkStrings(b []byte, limit int, utf8Check bool) error {
 	for i := 0; i < len(b); {
 		major, ai := b[i]>>5, b[i]&0x1f
 		i++
-		var arg uint64
-		switch {
-		case ai < 24:
-			arg = uint64(ai)
-		case ai <= 27:
-			n := 1 << (ai - 24) // 1, 2, 4 or 8 bytes follow
-			if len(b)-i < n {
-				return nil
+		arg := uint64(ai)
+		if ai >= 24 {
+			switch ai {
+			case 24, 25, 26, 27:
+				n := 1 << (ai - 24) // 1, 2, 4 or 8 bytes follow
+				if len(b)-i < n {
+					return nil
+				}
+				arg = 0
+				for _, x := range b[i : i+n] {
+					arg = arg<<8 | uint64(x)
+				}
+				i += n
+			case 31:
+				if major == 2 || major == 3 {
+					indef, total = major, 0
+				} else if major == 7 {
+					indef = none // break; ends an indefinite string if one is open
+				}
+				continue
+			default:
+				return nil // reserved additional information: malformed
 			}
-			for _, x := range b[i : i+n] {
-				arg = arg<<8 | uint64(x)
-			}
-			i += n
-		case ai == 31:
-			if major == 2 || major == 3 {
-				indef, total = major, 0
-			} else if major == 7 {
-				indef = none // break; ends an indefinite string if one is open
-			}
-			continue
-		default:
-			return nil // reserved additional information: malformed
 		}
 		if major != 2 && major != 3 {
 			continue
 		}
-		kind := "byte"
-		if major == 3 {
-			kind = "text"
-		}
-		if indef != none {
-			total += arg // no overflow: arg <= len(b) is checked below before adding more
-		} else {
+		if indef == none {
 			total = arg
+		} else {
+			total += arg // no overflow: each earlier chunk was <= len(b)
 		}
 		if arg > uint64(limit) || total > uint64(limit) {
+			kind := "byte"
+			if major == 3 {
+				kind = "text"
+			}
 			return fmt.Errorf("%w: %s string of %d bytes at offset %d, limit %d", errStringTooLong, kind, total, i, limit)
 		}
 		if arg > uint64(len(b)-i) {
@@ -260,9 +261,19 @@ func checkStrings(b []byte, limit int, utf8Check bool) error {
 		}
 		s := b[i : i+int(arg)]
 		i += int(arg)
-		if utf8Check && major == 3 && !utf8.Valid(s) {
+		if utf8Check && major == 3 && !isASCII(s) && !utf8.Valid(s) {
 			return fmt.Errorf("text string at offset %d is not valid UTF-8", i-len(s))
 		}
 	}
 	return nil
+}
+
+// isASCII is an inlined fast path for the short keys and values that dominate.
+func isASCII(s []byte) bool {
+	for _, c := range s {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

@@ -34,7 +34,7 @@ bench:
 	done
 
 demo:
-	cd examples && $(GO) run ./demo
+	cd examples && $(GO) run ./demo && $(GO) run ./demo -anonymous
 
 fuzz:
 	@for m in $(MODULES); do \

@@ -13,9 +13,9 @@ type classInfo struct {
 	chunks uint64 // for large classes, chunks per block; 0 for small
 }
 
-var classes, numSmall, numLarge = buildClasses()
+var classes, numSmall = buildClasses()
 
-func buildClasses() ([]classInfo, int, int) {
+func buildClasses() ([]classInfo, int) {
 	var cs []classInfo
 	for _, s := range []uint64{32, 48, 64, 80, 96, 112, 128} {
 		cs = append(cs, classInfo{size: s})
@@ -35,7 +35,7 @@ func buildClasses() ([]classInfo, int, int) {
 			cs = append(cs, classInfo{size: n * chunkSize, chunks: n})
 		}
 	}
-	return cs, small, len(cs) - small
+	return cs, small
 }
 
 // classFor returns the smallest class whose blocks hold total bytes

@@ -34,8 +34,7 @@ const (
 // heapHeader sits at the start of the heap.
 type heapHeader struct {
 	chunks atomic.Uint64 // 0: chunks claimed so far (bump pointer, in chunks)
-	torn   atomic.Uint64 // 8: reserved for tools, zero
-	_      [48]byte      // 16: pad: chunks is written by every carve
+	_      [56]byte      // 8: reserved, zero; pads chunks onto its own cache line
 	lists  [numClasses]classList
 }
 

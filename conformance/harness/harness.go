@@ -145,7 +145,6 @@ type Group struct {
 	scenario string
 	procs    []*proc
 	timeout  time.Duration
-	waited   bool
 }
 
 type proc struct {

@@ -1,0 +1,37 @@
+// Package bitset puts a fixed-size set of bits into a posixshm segment, so
+// that separate processes on one host set, clear and test bits with atomic
+// operations on shared memory: no lock, no broker, no copy.
+//
+//	seg, err := segment.OpenOrCreate("/my_shared_mem", 10<<20)
+//	if err != nil { ... }
+//	bits, err := bitset.New(seg, "flags", 100_000) // create or attach
+//	bits.Set(42)
+//	if !bits.TestAndSet(7) { ... } // this process claimed bit 7
+//	for i := range bits.Ones() { ... }
+//
+// Any size can be chosen at creation (up to MaxLen). Single-bit operations
+// (Set, Clear, Flip, Test, TestAndSet, TestAndClear) are one atomic
+// instruction on one 64-bit word: as fast as sync/atomic on Go memory, and
+// safe against a process killed at any instruction, since a single-word
+// atomic either happened or did not. That is why the bitset keeps no intent
+// records and needs no repair.
+//
+// # Caveats
+//
+//   - Operations over the whole set (Count, Any, All, None, NextSet,
+//     NextClear, Ones, SetAll, ClearAll and the bulk And, Or, Xor, AndNot)
+//     go one word at a time, each word atomically: they are not snapshots,
+//     and a bulk operation is not one atomic step. A process killed during
+//     one leaves some words done and the rest untouched, never a torn word.
+//   - An index outside [0, Len()) panics with the runtime's index error, as
+//     a Go slice does; NextSet and NextClear accept any index >= 0.
+//   - The size is fixed at creation. To grow, create a larger bitset (or
+//     segment) and copy.
+//   - A *Bitset must not be used after its Segment is closed: the words are
+//     unmapped and touching them faults.
+//   - Shared memory is untrusted: the header is checked on attach (magic,
+//     version, length against the directory entry and the block size), and
+//     bits a peer sets past Len are ignored. A peer can still set or clear
+//     any valid bit; nothing protects data from a process that may write the
+//     segment.
+package bitset

@@ -1,0 +1,4 @@
+package bitset
+
+// HeaderSize is the block header's size in bytes, for tests that corrupt it.
+const HeaderSize = headerSize

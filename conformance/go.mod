@@ -4,12 +4,29 @@ go 1.26.0
 
 require (
 	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/array v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/bitset v0.0.0-00010101000000-000000000000
 	github.com/posixshm/posixshm/codec v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/hashmap v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/queue v0.0.0-00010101000000-000000000000
 	github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/stack v0.0.0-00010101000000-000000000000
 )
+
+require github.com/anishathalye/porcupine v1.3.1 // indirect
 
 replace (
 	github.com/posixshm/posixshm/alloc => ../alloc
 	github.com/posixshm/posixshm/codec => ../codec
 	github.com/posixshm/posixshm/segment => ../segment
 )
+
+replace github.com/posixshm/posixshm/bitset => ../bitset
+
+replace github.com/posixshm/posixshm/array => ../array
+
+replace github.com/posixshm/posixshm/queue => ../queue
+
+replace github.com/posixshm/posixshm/stack => ../stack
+
+replace github.com/posixshm/posixshm/hashmap => ../hashmap

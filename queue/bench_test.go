@@ -1,0 +1,220 @@
+package queue_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/queue"
+	"github.com/posixshm/posixshm/segment"
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+// Benchmarks, each beside its peers in the same run (these machines drift
+// too much to compare runs). Run with:
+//
+//	go test -run '^$' -bench . -benchtime 1s ./queue
+
+// atomicFloor measures one atomic.AddUint64 in ns, the hardware floor.
+func atomicFloor() float64 {
+	var x atomic.Uint64
+	const n = 5_000_000
+	start := time.Now()
+	for range n {
+		x.Add(1)
+	}
+	return float64(time.Since(start).Nanoseconds()) / n
+}
+
+func reportRatio(b *testing.B, floor float64) {
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	b.ReportMetric(ns/floor, "x-atomic-add")
+}
+
+// BenchmarkPushPop: one Push and one Pop of an int64 in one goroutine.
+func BenchmarkPushPop(b *testing.B) {
+	b.Run("atomic-add", func(b *testing.B) {
+		var x atomic.Uint64
+		for b.Loop() {
+			x.Add(1)
+		}
+	})
+	b.Run("queue", func(b *testing.B) {
+		seg := newSeg(b, 4<<20)
+		q, err := queue.New[int64](seg, "b")
+		if err != nil {
+			b.Fatal(err)
+		}
+		floor := atomicFloor()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			q.Push(int64(i))
+			q.Pop()
+		}
+		reportRatio(b, floor)
+	})
+	b.Run("chan", func(b *testing.B) {
+		c := make(chan int64, 1024)
+		floor := atomicFloor()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			c <- int64(i)
+			<-c
+		}
+		reportRatio(b, floor)
+	})
+	b.Run("xsync-mpmc", func(b *testing.B) {
+		q := xsync.NewMPMCQueue[int64](1024)
+		floor := atomicFloor()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			q.TryEnqueue(int64(i))
+			q.TryDequeue()
+		}
+		reportRatio(b, floor)
+	})
+}
+
+// Cross-process benchmarks: child processes are this test binary, started
+// with envBench naming their role.
+
+const envBench = "PSHM_QUEUE_BENCH"
+
+// TestBenchChild is the body of a benchmark child process.
+func TestBenchChild(t *testing.T) {
+	role := os.Getenv(envBench)
+	if role == "" {
+		t.Skip("benchmark child process")
+	}
+	n, _ := strconv.Atoi(os.Getenv("PSHM_BENCH_N"))
+	switch role {
+	case "socket-reader":
+		f := os.NewFile(3, "sock")
+		buf := make([]byte, 64)
+		for got := 0; got < n*64; {
+			m, err := f.Read(buf[:64-got%64])
+			if err != nil {
+				os.Exit(2)
+			}
+			got += m
+		}
+		os.Exit(0)
+	}
+	seg, err := segment.Open(os.Getenv("PSHM_BENCH_SEG"))
+	if err != nil {
+		os.Exit(2)
+	}
+	q, err := queue.Open[int64](seg, "x")
+	if err != nil {
+		os.Exit(3)
+	}
+	ctx := context.Background()
+	switch role {
+	case "consumer":
+		for range n {
+			if _, err := popSpin(ctx, q); err != nil {
+				os.Exit(4)
+			}
+		}
+	case "producer":
+		for i := range n {
+			if err := pushSpin(ctx, q, int64(i)); err != nil {
+				os.Exit(5)
+			}
+		}
+	}
+	os.Exit(0)
+}
+
+// popSpin polls a little before sleeping, as a latency-minded consumer would.
+func popSpin(ctx context.Context, q *queue.Queue[int64]) (int64, error) {
+	for range 200 {
+		v, err := q.Pop()
+		if !errors.Is(err, queue.ErrEmpty) {
+			return v, err
+		}
+	}
+	return q.PopWait(ctx)
+}
+
+func pushSpin(ctx context.Context, q *queue.Queue[int64], v int64) error {
+	for range 200 {
+		err := q.Push(v)
+		if !errors.Is(err, queue.ErrFull) {
+			return err
+		}
+	}
+	return q.PushWait(ctx, v)
+}
+
+func startChild(b *testing.B, role string, n int, seg string, files ...*os.File) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchChild$")
+	cmd.Env = append(os.Environ(), envBench+"="+role, "PSHM_BENCH_N="+strconv.Itoa(n), "PSHM_BENCH_SEG="+seg)
+	cmd.ExtraFiles = files
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return cmd
+}
+
+// BenchmarkCrossProcess moves b.N int64 items between processes; the
+// metric items/s is what to compare.
+func BenchmarkCrossProcess(b *testing.B) {
+	b.Run("socketpair-1to1", func(b *testing.B) {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w, r := os.NewFile(uintptr(fds[0]), "w"), os.NewFile(uintptr(fds[1]), "r")
+		defer w.Close()
+		n := max(b.N, 1000)
+		cmd := startChild(b, "socket-reader", n, "", r)
+		r.Close()
+		msg := make([]byte, 64)
+		b.ResetTimer()
+		start := time.Now()
+		for range n {
+			if _, err := w.Write(msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
+	})
+	for _, shape := range []struct{ p, c int }{{1, 1}, {2, 2}} {
+		b.Run(fmt.Sprintf("queue-%dto%d", shape.p, shape.c), func(b *testing.B) {
+			seg := newSeg(b, 16<<20)
+			if _, err := queue.New[int64](seg, "x", queue.Capacity(4096)); err != nil {
+				b.Fatal(err)
+			}
+			n := max(b.N, 1000) / shape.p * shape.p
+			b.ResetTimer()
+			start := time.Now()
+			var cmds []*exec.Cmd
+			for range shape.c {
+				cmds = append(cmds, startChild(b, "consumer", n/shape.c, seg.Name()))
+			}
+			for range shape.p {
+				cmds = append(cmds, startChild(b, "producer", n/shape.p, seg.Name()))
+			}
+			for _, c := range cmds {
+				if err := c.Wait(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Process start-up is included; b.N is large enough that it is
+			// small beside the transfer (see items/s at -benchtime 5000000x).
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
+		})
+	}
+}

@@ -1,0 +1,142 @@
+package queue
+
+import (
+	"sync/atomic"
+)
+
+// The queue's shared memory: one block of the segment's heap, allocated by
+// segment.FindOrCreate, holding a header and the ring of cells.
+//
+//	[0, 256)                          header (below)
+//	[256, 256 + capacity*cellStride)  cells; cell i serves positions ≡ i mod capacity
+//
+// layout_test.go pins every offset and size; other processes (and other
+// builds of this package) depend on them. All integers are in host byte
+// order, and every word is aligned to its size.
+
+const (
+	// layoutVersion is the queue's own layout version, kept in the directory
+	// entry (segment checks it) and in the header (we check it).
+	layoutVersion uint32 = 1
+
+	headerSize = 256
+	cellHeader = 16 // state + meta words in front of each cell's data
+
+	// DefaultCapacity and DefaultSlotSize apply when New creates a queue
+	// without Capacity or SlotSize. A 48-byte slot makes each cell exactly
+	// one 64-byte cache line.
+	DefaultCapacity = 1024
+	DefaultSlotSize = 48
+
+	// MaxCapacity is the largest capacity: cell state words keep 28 bits of
+	// the position, and positions within twice the capacity must compare
+	// unambiguously.
+	MaxCapacity = 1 << 24
+	// MaxSlotSize is the largest inline slot.
+	MaxSlotSize = 1 << 20
+	// DefaultMaxValueSize is the largest encoded value a handle pushes
+	// (spilling it to the allocator) unless MaxValueSize says otherwise.
+	DefaultMaxValueSize = 16 << 20
+)
+
+// header is the fixed part of the queue block. The first line is written
+// once by the creator inside segment.FindOrCreate's init, before any other
+// process can see the object, and only read afterwards. The other lines are
+// atomics written by every process; each hot word has a cache line of its
+// own so producers and consumers do not false-share.
+type header struct {
+	magic       uint64 // 0: qMagic; written once
+	version     uint32 // 8: layoutVersion; written once
+	slotSize    uint32 // 12: bytes of inline data per cell (multiple of 8, >= 8); written once
+	capacity    uint64 // 16: number of cells, a power of two; written once
+	fingerprint uint64 // 24: codec.Fingerprint of the element codec's ID; written once
+	_           [32]byte
+
+	enq atomic.Uint64 // 64: next position to push; a hint, advanced by CAS by producers (and helpers)
+	_   [56]byte      // padding to prevent false sharing
+
+	deq atomic.Uint64 // 128: next position to pop; a hint, advanced by CAS by consumers (and helpers)
+	_   [56]byte      // padding to prevent false sharing
+
+	lost        atomic.Uint64 // 192: items lost with dead processes (see repair.go); Add by any process
+	notEmpty    atomic.Uint32 // 200: futex word: bumped by a producer that sees popWaiters != 0
+	popWaiters  atomic.Uint32 // 204: goroutines in PopWait about to sleep or asleep
+	notFull     atomic.Uint32 // 208: futex word: bumped by a consumer that sees pushWaiters != 0
+	pushWaiters atomic.Uint32 // 212: goroutines in PushWait about to sleep or asleep
+	_           [40]byte      // 216: pad to 256
+}
+
+// qMagic is "PSHMQUE1" as a little-endian uint64.
+const qMagic uint64 = 0x314555514d485350
+
+// Each cell is cellHeader bytes of words followed by slotSize bytes of data:
+//
+//	+0   state  uint64, atomic, CAS by any process (bit layout below)
+//	+8   meta   uint64, plain (ordered by the state word's atomics); written
+//	            by the cell's writer before it publishes: bits[0:32] the
+//	            encoded length, bits[32:64] zero
+//	+16  data   [slotSize]byte; written by the writer between its claim and
+//	            its publish, read by the reader between its claim and its
+//	            release. For a spilled value data[0:8] holds the offset of
+//	            the allocator block and meta the value's length.
+//
+// state bit layout:
+//
+//	bits[0:28]  pos: low 28 bits of the position the cell serves now
+//	bits[28:30] st: stFree (the producer of pos may claim it), stWriting
+//	            (claimed by a producer), stFull (published, the consumer of
+//	            pos may claim it), stReading (claimed by a consumer)
+//	bit  30     spill: the value lives in an allocator block
+//	bit  31     reserved, zero
+//	bits[32:44] owner slot: registry slot of the claimer (stWriting, stReading)
+//	bits[44:64] owner gen: low 20 bits of the claimer's registry generation
+//
+// The owner is stamped by the same CAS that claims the cell, so there is no
+// moment at which a cell is claimed by nobody we can name: that is what
+// makes a claimer's death repairable (repair.go). A cell's whole life is
+// free(p) -> writing(p) -> full(p) -> reading(p) -> free(p+capacity); a
+// dead writer's cell goes writing(p) -> free(p+capacity) (lost), a dead
+// reader's reading(p) -> free(p+capacity) (lost).
+const (
+	posBits   = 28
+	posMask   = 1<<posBits - 1
+	stShift   = 28
+	stMask    = 3 << stShift
+	spillBit  = 1 << 30
+	ownShift  = 32
+	slotBits  = 12
+	genBits   = 20
+	genMask   = 1<<genBits - 1
+	slotMask  = 1<<slotBits - 1
+	stFree    = 0
+	stWriting = 1
+	stFull    = 2
+	stReading = 3
+)
+
+func cellState(w uint64) uint64 { return (w & stMask) >> stShift }
+func cellPos(w uint64) uint32   { return uint32(w & posMask) }
+func cellSpill(w uint64) bool   { return w&spillBit != 0 }
+func cellOwner(w uint64) uint32 { return uint32(w >> ownShift) }
+
+// makeState builds a state word. owner is stamp(slot, gen) or 0.
+func makeState(pos uint64, st uint64, spill bool, owner uint32) uint64 {
+	w := pos&posMask | st<<stShift | uint64(owner)<<ownShift
+	if spill {
+		w |= spillBit
+	}
+	return w
+}
+
+// stamp packs a registry slot and generation into the owner field.
+func stamp(slot int, gen uint32) uint32 {
+	return uint32(slot)&slotMask | (gen&genMask)<<slotBits
+}
+
+func stampSlot(s uint32) int   { return int(s & slotMask) }
+func stampGen(s uint32) uint32 { return s >> slotBits }
+
+// posDiff returns cellPos - p as a signed distance of 28-bit positions.
+func posDiff(cell uint32, p uint64) int32 {
+	return int32((cell-uint32(p))<<(32-posBits)) >> (32 - posBits)
+}

@@ -1,0 +1,58 @@
+package queue
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// TestLayout pins the shared-memory layout: other processes, and other
+// builds of this package, read these offsets.
+func TestLayout(t *testing.T) {
+	var h header
+	checks := []struct {
+		name      string
+		got, want uintptr
+	}{
+		{"sizeof(header)", unsafe.Sizeof(h), headerSize},
+		{"magic", unsafe.Offsetof(h.magic), 0},
+		{"version", unsafe.Offsetof(h.version), 8},
+		{"slotSize", unsafe.Offsetof(h.slotSize), 12},
+		{"capacity", unsafe.Offsetof(h.capacity), 16},
+		{"fingerprint", unsafe.Offsetof(h.fingerprint), 24},
+		{"enq", unsafe.Offsetof(h.enq), 64},
+		{"deq", unsafe.Offsetof(h.deq), 128},
+		{"lost", unsafe.Offsetof(h.lost), 192},
+		{"notEmpty", unsafe.Offsetof(h.notEmpty), 200},
+		{"popWaiters", unsafe.Offsetof(h.popWaiters), 204},
+		{"notFull", unsafe.Offsetof(h.notFull), 208},
+		{"pushWaiters", unsafe.Offsetof(h.pushWaiters), 212},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if DefaultSlotSize+cellHeader != 64 {
+		t.Errorf("default cell is %d bytes, want one 64-byte line", DefaultSlotSize+cellHeader)
+	}
+	if string(unsafe.Slice((*byte)(unsafe.Pointer(&[]uint64{qMagic}[0])), 8)) != "PSHMQUE1" {
+		t.Errorf("qMagic does not spell PSHMQUE1")
+	}
+}
+
+func TestStateWord(t *testing.T) {
+	o := stamp(4095, 0xfffff)
+	w := makeState(1<<28+5, stReading, true, o)
+	if cellPos(w) != 5 || cellState(w) != stReading || !cellSpill(w) || cellOwner(w) != o || stampSlot(o) != 4095 || stampGen(o) != 0xfffff {
+		t.Fatalf("state word %#x decodes wrong", w)
+	}
+	for _, c := range []struct {
+		cell uint32
+		pos  uint64
+		want int32
+	}{{5, 5, 0}, {6, 5, 1}, {4, 5, -1}, {0, posMask, 1}, {posMask, 1 << posBits, -1}, {0, 1 << 24, -(1 << 24)}} {
+		if got := posDiff(c.cell, c.pos); got != c.want {
+			t.Errorf("posDiff(%d, %d) = %d, want %d", c.cell, c.pos, got, c.want)
+		}
+	}
+}

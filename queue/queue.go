@@ -1,0 +1,793 @@
+package queue
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"iter"
+	"math/bits"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/codec"
+	"github.com/posixshm/posixshm/segment"
+)
+
+// Queue is a bounded multi-producer, multi-consumer FIFO queue of T in
+// shared memory. Any number of goroutines in any number of processes may
+// push and pop at once; a Queue value is safe for concurrent use by multiple
+// goroutines. Create or attach one with New or Open; do not copy it.
+//
+// A Push that returns nil synchronizes before the Pop that returns its
+// item. Items pushed by one goroutine are popped in the order they were
+// pushed. Push, Pop and their batch and Func forms never block and return
+// immediately; PushWait and PopWait block (sleeping, without CPU) until they
+// succeed or their context ends.
+//
+// If a process dies in the middle of an operation, the others never wait on
+// it for long: a cell it had claimed is recognised by the owner stamp in its
+// state word and recycled, and the item it carried, if any, is counted in
+// Stats().Lost. See repair.go for the argument.
+type Queue[T any] struct {
+	seg   *segment.Segment
+	al    *alloc.Allocator
+	obj   segment.Object
+	hdr   *header
+	words []atomic.Uint64 // the cells as words: state at i*strideW, meta at i*strideW+1
+	data  []byte          // the cells as bytes
+	mask  uint64
+	cap   uint64
+	slot  int // slot size in bytes
+	strW  int // cell stride in words
+	codec codec.Codec[T]
+	fixed int // codec.FixedSize(), when it fits a slot; else 0
+	me    uint32
+	max   int // largest encoded value this handle pushes
+	live  liveness
+	pool  sync.Pool // *[]byte scratch buffers for variable-size encodings
+}
+
+// Option configures New and Open.
+type Option func(*options)
+
+type options struct {
+	capacity int
+	slotSize int
+	maxValue int
+	codec    any // codec.Codec[T], checked against T in New
+}
+
+// Capacity sets how many items a new queue holds, rounded up to a power of
+// two (Cap reports the result). When attaching, a non-zero Capacity must
+// match the existing queue's. Default 1024.
+func Capacity(n int) Option { return func(o *options) { o.capacity = n } }
+
+// SlotSize sets how many bytes of an encoded value a new queue stores
+// inline, rounded up to a multiple of 8; larger values spill to a block of
+// the segment's allocator. When attaching, a non-zero SlotSize must match.
+// Default 48 (one 64-byte cache line per cell).
+func SlotSize(n int) Option { return func(o *options) { o.slotSize = n } }
+
+// MaxValueSize sets the largest encoded value this handle pushes; larger
+// ones are ErrTooLarge. It is a property of the handle, not of the shared
+// queue. Default 16 MiB.
+func MaxValueSize(n int) Option { return func(o *options) { o.maxValue = n } }
+
+// WithCodec sets the codec of the elements (default codec.For[T]()). Every
+// process must use a codec with the same ID: the queue stores its
+// fingerprint and refuses to attach with another.
+func WithCodec[T any](c codec.Codec[T]) Option { return func(o *options) { o.codec = c } }
+
+// New returns the queue called name in seg, creating it if it does not
+// exist. When it exists, the element codec must be the same and any
+// Capacity or SlotSize given must match; options left out mean "whatever it
+// has". Among processes calling New at once exactly one creates it.
+func New[T any](seg *segment.Segment, name string, opts ...Option) (*Queue[T], error) {
+	o, c, err := buildOptions[T](opts)
+	if err != nil {
+		return nil, err
+	}
+	capacity, slot := o.capacity, o.slotSize
+	if capacity == 0 {
+		capacity = DefaultCapacity
+	}
+	if slot == 0 {
+		slot = DefaultSlotSize
+	}
+	al, err := alloc.Of(seg)
+	if err != nil {
+		return nil, err
+	}
+	fp := codec.Fingerprint(c.ID())
+	spec := segment.Spec{
+		Kind:    segment.KindQueue,
+		Version: layoutVersion,
+		Params:  [4]uint64{uint64(capacity), uint64(slot), fp, 0},
+		Size:    headerSize + uint64(capacity)*uint64(cellHeader+slot),
+	}
+	obj, created, err := seg.FindOrCreate(name, spec, al, func(obj segment.Object) error {
+		return initialise(seg, obj, uint64(capacity), slot, fp)
+	})
+	if err != nil {
+		if errors.Is(err, segment.ErrMismatch) {
+			return nil, fmt.Errorf("%w: %w", ErrMismatch, err)
+		}
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	_ = created
+	return attach(seg, al, obj, o, c)
+}
+
+// Open attaches to the existing queue called name in seg; it is
+// segment.ErrNotFound if there is none. Options are checked as in New.
+func Open[T any](seg *segment.Segment, name string, opts ...Option) (*Queue[T], error) {
+	o, c, err := buildOptions[T](opts)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := seg.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("queue %q: %w", name, err)
+	}
+	al, err := alloc.Of(seg)
+	if err != nil {
+		return nil, err
+	}
+	return attach(seg, al, obj, o, c)
+}
+
+func buildOptions[T any](opts []Option) (options, codec.Codec[T], error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.capacity < 0 || o.capacity > MaxCapacity {
+		return o, nil, fmt.Errorf("%w: capacity %d, want 1 to %d", ErrInvalidOption, o.capacity, MaxCapacity)
+	}
+	if o.capacity > 0 {
+		o.capacity = 1 << bits.Len(uint(o.capacity-1))
+	}
+	if o.slotSize < 0 || o.slotSize > MaxSlotSize {
+		return o, nil, fmt.Errorf("%w: slot size %d, want 1 to %d", ErrInvalidOption, o.slotSize, MaxSlotSize)
+	}
+	o.slotSize = (o.slotSize + 7) &^ 7
+	if o.maxValue < 0 {
+		return o, nil, fmt.Errorf("%w: max value size %d", ErrInvalidOption, o.maxValue)
+	}
+	if o.maxValue == 0 {
+		o.maxValue = DefaultMaxValueSize
+	}
+	var c codec.Codec[T]
+	switch oc := o.codec.(type) {
+	case nil:
+		c = codec.For[T]()
+	case codec.Codec[T]:
+		c = oc
+	default:
+		return o, nil, fmt.Errorf("%w: WithCodec for another element type (%T)", ErrInvalidOption, o.codec)
+	}
+	return o, c, nil
+}
+
+// initialise writes a new queue's header and cells. It runs inside
+// FindOrCreate, before any other process can see the object.
+func initialise(seg *segment.Segment, obj segment.Object, capacity uint64, slot int, fp uint64) error {
+	h, err := segment.At[header](seg, obj.Offset)
+	if err != nil {
+		return err
+	}
+	stride := uint64(cellHeader + slot)
+	words, err := segment.Slice[atomic.Uint64](seg, obj.Offset+headerSize, int(capacity*stride/8))
+	if err != nil {
+		return err
+	}
+	h.magic, h.version, h.slotSize, h.capacity, h.fingerprint = qMagic, layoutVersion, uint32(slot), capacity, fp
+	h.enq.Store(0)
+	h.deq.Store(0)
+	h.lost.Store(0)
+	h.notEmpty.Store(0)
+	h.popWaiters.Store(0)
+	h.notFull.Store(0)
+	h.pushWaiters.Store(0)
+	sw := int(stride / 8)
+	for i := range int(capacity) {
+		words[i*sw].Store(makeState(uint64(i), stFree, false, 0))
+		words[i*sw+1].Store(0)
+	}
+	return nil
+}
+
+// view is the validated geometry of a queue object, shared by attach and
+// the repair function.
+type view struct {
+	hdr   *header
+	words []atomic.Uint64
+	data  []byte
+	cap   uint64
+	slot  int
+}
+
+func openView(seg *segment.Segment, obj segment.Object) (view, error) {
+	if obj.Kind != segment.KindQueue || obj.Version != layoutVersion {
+		return view{}, fmt.Errorf("%w: object %q: want queue v%d, found %v v%d", ErrMismatch, obj.Name, layoutVersion, obj.Kind, obj.Version)
+	}
+	capacity, slot := obj.Params[0], obj.Params[1]
+	if capacity == 0 || capacity > MaxCapacity || capacity&(capacity-1) != 0 || slot < 8 || slot > MaxSlotSize || slot%8 != 0 {
+		return view{}, fmt.Errorf("%w: object %q: capacity %d, slot size %d", ErrCorrupt, obj.Name, capacity, slot)
+	}
+	stride := cellHeader + slot
+	if need := headerSize + capacity*stride; obj.Size < need {
+		return view{}, fmt.Errorf("%w: object %q: block of %d bytes, capacity %d needs %d", ErrCorrupt, obj.Name, obj.Size, capacity, need)
+	}
+	h, err := segment.At[header](seg, obj.Offset)
+	if err != nil {
+		return view{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if h.magic != qMagic || h.version != layoutVersion || uint64(h.slotSize) != slot || h.capacity != capacity || h.fingerprint != obj.Params[2] {
+		return view{}, fmt.Errorf("%w: object %q: header (magic %#x v%d cap %d slot %d) disagrees with its directory entry (cap %d slot %d)",
+			ErrCorrupt, obj.Name, h.magic, h.version, h.capacity, h.slotSize, capacity, slot)
+	}
+	words, err := segment.Slice[atomic.Uint64](seg, obj.Offset+headerSize, int(capacity*stride/8))
+	if err != nil {
+		return view{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	data, err := seg.Bytes(obj.Offset+headerSize, capacity*stride)
+	if err != nil {
+		return view{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return view{hdr: h, words: words, data: data, cap: capacity, slot: int(slot)}, nil
+}
+
+func attach[T any](seg *segment.Segment, al *alloc.Allocator, obj segment.Object, o options, c codec.Codec[T]) (*Queue[T], error) {
+	v, err := openView(seg, obj)
+	if err != nil {
+		return nil, err
+	}
+	if fp := codec.Fingerprint(c.ID()); fp != obj.Params[2] {
+		return nil, fmt.Errorf("%w: queue %q: want elements of codec %q (fingerprint %#x), found fingerprint %#x", ErrMismatch, obj.Name, c.ID(), fp, obj.Params[2])
+	}
+	if o.capacity != 0 && uint64(o.capacity) != v.cap {
+		return nil, fmt.Errorf("%w: queue %q: want capacity %d, found %d", ErrMismatch, obj.Name, o.capacity, v.cap)
+	}
+	if o.slotSize != 0 && o.slotSize != v.slot {
+		return nil, fmt.Errorf("%w: queue %q: want slot size %d, found %d", ErrMismatch, obj.Name, o.slotSize, v.slot)
+	}
+	slot, gen := seg.Slot()
+	q := &Queue[T]{
+		seg: seg, al: al, obj: obj, hdr: v.hdr, words: v.words, data: v.data,
+		mask: v.cap - 1, cap: v.cap, slot: v.slot, strW: (cellHeader + v.slot) / 8,
+		codec: c, me: stamp(slot, gen), max: o.maxValue,
+	}
+	if n := c.FixedSize(); n > 0 && n <= v.slot {
+		q.fixed = n
+	}
+	q.live.seg = seg
+	return q, nil
+}
+
+// maxSpins bounds the retries of one operation. A correct queue never comes
+// near it (each retry means another process made progress); a corrupted one
+// returns ErrCorrupt instead of looping forever.
+const maxSpins = 1 << 22
+
+var errNoProgress = fmt.Errorf("%w: no progress after %d retries (positions or cell states are inconsistent)", ErrCorrupt, maxSpins)
+
+func (q *Queue[T]) state(ci int) *atomic.Uint64 { return &q.words[ci*q.strW] }
+
+// The meta word is written with a plain store before the state word's
+// atomic publish, and read after the atomic claim, which orders it: an
+// atomic store here would be a second locked instruction per push.
+func (q *Queue[T]) setMeta(ci int, n int) {
+	binary.NativeEndian.PutUint64(q.data[ci*q.strW*8+8:], uint64(uint32(n)))
+}
+
+func (q *Queue[T]) getMeta(ci int) uint64 {
+	return binary.NativeEndian.Uint64(q.data[ci*q.strW*8+8:])
+}
+
+// slotBytes returns cell ci's data, capacity slotSize.
+func (q *Queue[T]) slotBytes(ci int) []byte {
+	off := ci*q.strW*8 + cellHeader
+	return q.data[off : off+q.slot : off+q.slot]
+}
+
+func backoff(i int) {
+	if i&63 == 63 {
+		runtime.Gosched()
+	}
+}
+
+// claimPush claims the cell of the next push position for this process.
+func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
+	for i := 0; i < maxSpins; i++ {
+		backoff(i)
+		pos = q.hdr.enq.Load()
+		ci = int(pos & q.mask)
+		sw := q.state(ci)
+		w := sw.Load()
+		d := posDiff(cellPos(w), pos)
+		st := cellState(w)
+		switch {
+		case d == 0 && st == stFree:
+			if sw.CompareAndSwap(w, makeState(pos, stWriting, spill, q.me)) {
+				q.hdr.enq.CompareAndSwap(pos, pos+1)
+				return pos, ci, nil
+			}
+		case d >= 0:
+			// Claimed for pos already, or recycled ahead: enq is behind.
+			q.hdr.enq.CompareAndSwap(pos, pos+1)
+		case d == -int32(q.cap) && st != stFree:
+			// The previous round's item is still there.
+			if q.hdr.enq.Load() != pos {
+				continue
+			}
+			if st == stFull {
+				return 0, 0, ErrFull
+			}
+			if !q.recycle(ci, w, pos-q.cap) {
+				return 0, 0, ErrFull // a live process is finishing with it
+			}
+		default:
+			if q.hdr.enq.Load() == pos && sw.Load() == w {
+				return 0, 0, fmt.Errorf("%w: push position %d finds cell %d in state %#x", ErrCorrupt, pos, ci, w)
+			}
+		}
+	}
+	return 0, 0, errNoProgress
+}
+
+// claimPop claims the cell of the next pop position; w is its state as
+// claimed (stReading).
+func (q *Queue[T]) claimPop() (pos uint64, ci int, w uint64, err error) {
+	for i := 0; i < maxSpins; i++ {
+		backoff(i)
+		pos = q.hdr.deq.Load()
+		ci = int(pos & q.mask)
+		sw := q.state(ci)
+		w = sw.Load()
+		d := posDiff(cellPos(w), pos)
+		st := cellState(w)
+		switch {
+		case d == 0 && st == stFull:
+			nw := makeState(pos, stReading, cellSpill(w), q.me)
+			if sw.CompareAndSwap(w, nw) {
+				q.hdr.deq.CompareAndSwap(pos, pos+1)
+				return pos, ci, nw, nil
+			}
+		case d == 0 && st == stFree:
+			if q.hdr.deq.Load() == pos {
+				return 0, 0, 0, ErrEmpty
+			}
+		case d == 0 && st == stWriting:
+			// A producer is between its claim and its publish. Give a live
+			// one a moment; recycle a dead one's cell.
+			if q.waitChange(sw, w) {
+				continue
+			}
+			if q.hdr.deq.Load() != pos {
+				continue
+			}
+			if !q.recycle(ci, w, pos) {
+				return 0, 0, 0, ErrEmpty
+			}
+		case d >= 0:
+			// Taken by another consumer, or recycled: deq is behind.
+			q.hdr.deq.CompareAndSwap(pos, pos+1)
+		case d == -int32(q.cap) && st == stReading:
+			// The previous round's reader has not released the cell, so
+			// nothing was pushed at pos yet.
+			if q.hdr.deq.Load() != pos {
+				continue
+			}
+			if !q.recycle(ci, w, pos-q.cap) {
+				return 0, 0, 0, ErrEmpty
+			}
+		default:
+			if q.hdr.deq.Load() == pos && sw.Load() == w {
+				return 0, 0, 0, fmt.Errorf("%w: pop position %d finds cell %d in state %#x", ErrCorrupt, pos, ci, w)
+			}
+		}
+	}
+	return 0, 0, 0, errNoProgress
+}
+
+// waitChange spins briefly while *sw == w, and reports whether it changed.
+func (q *Queue[T]) waitChange(sw *atomic.Uint64, w uint64) bool {
+	for i := range 128 {
+		if sw.Load() != w {
+			return true
+		}
+		if i&31 == 31 {
+			runtime.Gosched()
+		}
+	}
+	return false
+}
+
+// publish makes the cell ci, claimed for pos, available to consumers.
+func (q *Queue[T]) publish(ci int, pos uint64, spill bool, n int) {
+	q.setMeta(ci, n)
+	q.state(ci).Store(makeState(pos, stFull, spill, 0))
+	if q.hdr.popWaiters.Load() != 0 {
+		q.hdr.notEmpty.Add(1)
+		q.seg.Wake(&q.hdr.notEmpty, 1)
+	}
+}
+
+// release frees cell ci after a pop of pos, for the push of pos+cap.
+func (q *Queue[T]) release(ci int, pos uint64) {
+	q.state(ci).Store(makeState(pos+q.cap, stFree, false, 0))
+	q.wakePushers()
+}
+
+func (q *Queue[T]) wakePushers() {
+	if q.hdr.pushWaiters.Load() != 0 {
+		q.hdr.notFull.Add(1)
+		q.seg.Wake(&q.hdr.notFull, 1)
+	}
+}
+
+// abandon gives back a cell this process claimed for pos but will not
+// publish: it becomes the free cell of pos+cap, and consumers skip pos.
+func (q *Queue[T]) abandon(ci int, pos uint64) {
+	q.state(ci).Store(makeState(pos+q.cap, stFree, false, 0))
+}
+
+// Push adds v at the tail, or returns ErrFull. Does not block.
+func (q *Queue[T]) Push(v T) error {
+	if q.fixed > 0 {
+		// Encode straight into the claimed cell: no copy, no allocation.
+		pos, ci, err := q.claimPush(false)
+		if err != nil {
+			return err
+		}
+		b := q.slotBytes(ci)
+		out, err := q.codec.Append(b[:0], v)
+		if err != nil || len(out) > q.slot {
+			q.abandon(ci, pos)
+			if err != nil {
+				return err
+			}
+			return q.pushBytes(out)
+		}
+		q.publish(ci, pos, false, len(out))
+		return nil
+	}
+	bp := q.getBuf()
+	defer q.pool.Put(bp)
+	out, err := q.codec.Append((*bp)[:0], v)
+	if err != nil {
+		return err
+	}
+	*bp = out[:0]
+	return q.pushBytes(out)
+}
+
+func (q *Queue[T]) getBuf() *[]byte {
+	if bp, ok := q.pool.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, max(q.slot, 256))
+	return &b
+}
+
+// pushBytes pushes an encoded value, inline or spilled.
+func (q *Queue[T]) pushBytes(b []byte) error {
+	if len(b) <= q.slot {
+		pos, ci, err := q.claimPush(false)
+		if err != nil {
+			return err
+		}
+		copy(q.slotBytes(ci), b)
+		q.publish(ci, pos, false, len(b))
+		return nil
+	}
+	blk, dst, err := q.allocSpill(len(b))
+	if err != nil {
+		return err
+	}
+	copy(dst, b)
+	return q.pushSpill(blk, len(b))
+}
+
+// allocSpill allocates a block for an n-byte value.
+func (q *Queue[T]) allocSpill(n int) (segment.Offset, []byte, error) {
+	if n > q.max || n > 1<<32-1 {
+		return 0, nil, fmt.Errorf("%w: %d bytes, this handle's limit is %d (MaxValueSize)", ErrTooLarge, n, q.max)
+	}
+	blk, err := q.al.Alloc(uint64(n))
+	if err != nil {
+		if errors.Is(err, alloc.ErrTooLarge) {
+			return 0, nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+		}
+		return 0, nil, fmt.Errorf("queue: spill %d bytes: %w", n, err)
+	}
+	dst, err := q.seg.Bytes(blk, uint64(n))
+	if err != nil {
+		q.al.Free(blk)
+		return 0, nil, err
+	}
+	return blk, dst, nil
+}
+
+// pushSpill publishes the filled block blk of n bytes through a cell. The
+// intent record covers the block from before it is published to the
+// allocator until its cell is published (repair.go).
+func (q *Queue[T]) pushSpill(blk segment.Offset, n int) error {
+	in := q.seg.BeginIntent(segment.KindQueue, opPushSpill, q.obj.Index, uint64(blk), 0, 0)
+	if err := q.al.Publish(blk); err != nil {
+		in.End()
+		q.al.Free(blk)
+		return err
+	}
+	pos, ci, err := q.claimPush(true)
+	if err != nil {
+		in.End() // first: a death after End leaks the block, never frees it twice
+		q.al.Free(blk)
+		return err
+	}
+	in.SetB(pos + 1)
+	binary.NativeEndian.PutUint64(q.slotBytes(ci), uint64(blk))
+	q.publish(ci, pos, true, n)
+	in.End()
+	return nil
+}
+
+// PushFunc pushes an n-byte value written in place by fill: the slice fill
+// receives is the queue's own memory (the cell, or a spill block when n
+// exceeds the slot size), valid only during the call. The item becomes
+// visible when fill returns. This is the zero-copy path for []byte queues;
+// the bytes must be what the queue's codec would produce (for Queue[[]byte]
+// and Queue[string], the raw bytes). If fill panics, the position is
+// skipped and the panic goes on. Does not block; ErrFull when full.
+func (q *Queue[T]) PushFunc(n int, fill func(b []byte)) error {
+	if n < 0 {
+		return fmt.Errorf("%w: negative length %d", ErrInvalidOption, n)
+	}
+	if n <= q.slot {
+		pos, ci, err := q.claimPush(false)
+		if err != nil {
+			return err
+		}
+		done := false
+		defer func() {
+			if !done {
+				q.abandon(ci, pos)
+			}
+		}()
+		fill(q.slotBytes(ci)[:n])
+		done = true
+		q.publish(ci, pos, false, n)
+		return nil
+	}
+	blk, dst, err := q.allocSpill(n)
+	if err != nil {
+		return err
+	}
+	fill(dst) // a panic here leaks nothing: the block is unpublished, and freed below or by recovery
+	return q.pushSpill(blk, n)
+}
+
+// Pop removes and returns the item at the head, or returns ErrEmpty. Does
+// not block. An item that cannot be decoded is removed and returned as an
+// error wrapping codec.ErrDecode (or ErrCorrupt).
+func (q *Queue[T]) Pop() (T, error) {
+	var v T
+	pos, ci, w, err := q.claimPop()
+	if err != nil {
+		return v, err
+	}
+	b, blk, err := q.payload(ci, w)
+	if err == nil {
+		v, err = q.codec.Decode(b) // codecs never panic on bad input
+	}
+	q.release(ci, pos)
+	if blk != 0 {
+		q.al.Free(blk)
+	}
+	return v, err
+}
+
+// PopFunc removes the item at the head and calls fn with its encoded bytes,
+// which are the queue's own memory, valid only during the call (the
+// zero-copy path for []byte queues). The item is removed whatever fn
+// returns; PopFunc returns fn's error. ErrEmpty when empty; does not block.
+func (q *Queue[T]) PopFunc(fn func(b []byte) error) error { return q.popFunc(fn) }
+
+func (q *Queue[T]) popFunc(fn func([]byte) error) error {
+	pos, ci, w, err := q.claimPop()
+	if err != nil {
+		return err
+	}
+	b, blk, err := q.payload(ci, w)
+	if err == nil {
+		done := false
+		defer func() {
+			if !done {
+				q.release(ci, pos)
+				if blk != 0 {
+					q.al.Free(blk)
+				}
+			}
+		}()
+		err = fn(b)
+		done = true
+	}
+	q.release(ci, pos)
+	if blk != 0 {
+		q.al.Free(blk)
+	}
+	return err
+}
+
+// payload returns the encoded bytes of cell ci (state w) after checking
+// every length and offset; blk is the spill block to free after use.
+func (q *Queue[T]) payload(ci int, w uint64) ([]byte, segment.Offset, error) {
+	n := q.getMeta(ci)
+	if !cellSpill(w) {
+		if n > uint64(q.slot) {
+			return nil, 0, fmt.Errorf("%w: cell %d holds %d bytes in a %d-byte slot", ErrCorrupt, ci, n, q.slot)
+		}
+		return q.slotBytes(ci)[:n], 0, nil
+	}
+	blk := segment.Offset(binary.NativeEndian.Uint64(q.slotBytes(ci)))
+	size, err := q.al.UsableSize(blk)
+	if err != nil || n > size {
+		return nil, 0, fmt.Errorf("%w: cell %d spills %d bytes to block %d (usable %d): %v", ErrCorrupt, ci, n, blk, size, err)
+	}
+	b, err := q.seg.Bytes(blk, n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return b, blk, nil
+}
+
+// PushWait is Push that waits while the queue is full, sleeping on a futex
+// until a consumer makes room or ctx ends; then it returns ctx.Err().
+func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
+	for {
+		err := q.Push(v)
+		if !errors.Is(err, ErrFull) {
+			return err
+		}
+		in := q.seg.BeginIntent(segment.KindQueue, opWaitPush, q.obj.Index, 0, 0, 0)
+		q.hdr.pushWaiters.Add(1)
+		in.SetA(1)
+		seq := q.hdr.notFull.Load()
+		err = q.Push(v)
+		if !errors.Is(err, ErrFull) {
+			q.hdr.pushWaiters.Add(^uint32(0))
+			in.End()
+			return err
+		}
+		werr := q.seg.Wait(ctx, &q.hdr.notFull, seq)
+		q.hdr.pushWaiters.Add(^uint32(0))
+		in.End()
+		if werr != nil {
+			return werr
+		}
+	}
+}
+
+// PopWait is Pop that waits while the queue is empty, sleeping on a futex
+// until a producer pushes or ctx ends; then it returns ctx.Err(). A waiter
+// uses no CPU while asleep; a push in any process wakes it.
+func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
+	for {
+		v, err := q.Pop()
+		if !errors.Is(err, ErrEmpty) {
+			return v, err
+		}
+		in := q.seg.BeginIntent(segment.KindQueue, opWaitPop, q.obj.Index, 0, 0, 0)
+		q.hdr.popWaiters.Add(1)
+		in.SetA(1)
+		// Re-check after announcing ourselves: a producer that published
+		// before it could see popWaiters != 0 is seen by this Pop; one that
+		// publishes later bumps notEmpty past seq and wakes us.
+		seq := q.hdr.notEmpty.Load()
+		v, err = q.Pop()
+		if !errors.Is(err, ErrEmpty) {
+			q.hdr.popWaiters.Add(^uint32(0))
+			in.End()
+			return v, err
+		}
+		werr := q.seg.Wait(ctx, &q.hdr.notEmpty, seq)
+		q.hdr.popWaiters.Add(^uint32(0))
+		in.End()
+		if werr != nil {
+			var zero T
+			return zero, werr
+		}
+	}
+}
+
+// PushBatch pushes vs in order until the queue is full or an error occurs,
+// and returns how many it pushed with the error (ErrFull if it stopped
+// there). Does not block.
+func (q *Queue[T]) PushBatch(vs []T) (int, error) {
+	for i, v := range vs {
+		if err := q.Push(v); err != nil {
+			return i, err
+		}
+	}
+	return len(vs), nil
+}
+
+// PopBatch pops up to len(dst) items into dst and returns how many. It
+// returns a nil error when it stopped because the queue was empty, and
+// ErrEmpty only if it popped nothing. Does not block.
+func (q *Queue[T]) PopBatch(dst []T) (int, error) {
+	for i := range dst {
+		v, err := q.Pop()
+		if err != nil {
+			if errors.Is(err, ErrEmpty) && i > 0 {
+				return i, nil
+			}
+			return i, err
+		}
+		dst[i] = v
+	}
+	return len(dst), nil
+}
+
+// Drain returns an iterator that pops items until the queue is empty. It
+// is single-use in effect: each item it yields is removed from the queue,
+// so ranging again yields only items pushed since. It stops at the first
+// error other than ErrEmpty as well (an item that cannot be decoded is
+// then lost); use Pop to see errors.
+func (q *Queue[T]) Drain() iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			v, err := q.Pop()
+			if err != nil || !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// Len returns the number of items in the queue, including pushes and pops
+// in progress. It is a snapshot that may be stale by the time it returns.
+func (q *Queue[T]) Len() int {
+	d := q.hdr.deq.Load()
+	e := q.hdr.enq.Load()
+	if e <= d {
+		return 0
+	}
+	return int(min(e-d, q.cap))
+}
+
+// Cap returns the capacity of the queue.
+func (q *Queue[T]) Cap() int { return int(q.cap) }
+
+// Empty reports whether Len is zero.
+func (q *Queue[T]) Empty() bool { return q.Len() == 0 }
+
+// Full reports whether Len equals Cap.
+func (q *Queue[T]) Full() bool { return q.Len() == q.Cap() }
+
+// SlotSize returns the inline slot size in bytes; encoded values larger
+// than this spill to the allocator.
+func (q *Queue[T]) SlotSize() int { return q.slot }
+
+// Stats describes a queue. Fields are read one by one without a lock.
+type Stats struct {
+	Len, Cap int
+	SlotSize int
+	// Lost counts items whose push or pop was cut short by the death of
+	// the process doing it (see Caveats in the package documentation).
+	Lost uint64
+	// PopWaiters and PushWaiters count goroutines in PopWait / PushWait.
+	PopWaiters, PushWaiters uint32
+}
+
+// Stats returns the queue's counters.
+func (q *Queue[T]) Stats() Stats {
+	return Stats{
+		Len: q.Len(), Cap: q.Cap(), SlotSize: q.slot, Lost: q.hdr.lost.Load(),
+		PopWaiters: q.hdr.popWaiters.Load(), PushWaiters: q.hdr.pushWaiters.Load(),
+	}
+}

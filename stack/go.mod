@@ -1,0 +1,15 @@
+module github.com/posixshm/posixshm/stack
+
+go 1.26.0
+
+require (
+	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/codec v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
+)
+
+replace (
+	github.com/posixshm/posixshm/alloc => ../alloc
+	github.com/posixshm/posixshm/codec => ../codec
+	github.com/posixshm/posixshm/segment => ../segment
+)

@@ -27,17 +27,21 @@ func CreateAnonymous(size int64, opts ...Option) (*Segment, error) {
 	if _, err := planLayout(size, o); err != nil {
 		return nil, fmt.Errorf("segment (anonymous): %w", err)
 	}
-	fd, err := unix.MemfdCreate("posixshm", unix.MFD_CLOEXEC)
+	fd, err := unix.MemfdCreate("posixshm", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("segment: memfd_create: %w", err)
 	}
-	path := "/proc/self/fd/" + strconv.Itoa(fd)
 	name := fmt.Sprintf("anonymous:%d", os.Getpid())
-	s, err := attach(name, path, fd, size, o)
+	s, err := attach(name, "", fd, size, o)
 	if err != nil {
 		return nil, err
 	}
-	s.path = "" // nothing to unlink
+	// Seal the size: no process holding the memfd can shrink it under the
+	// others (which would turn their next access into SIGBUS) or grow it.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_SEAL); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("segment: seal memfd: %w", err)
+	}
 	return s, nil
 }
 

@@ -74,6 +74,11 @@ func TestAnonymousAttachFD(t *testing.T) {
 	if a == b || o.Size() != s.Size() {
 		t.Fatalf("slots %d %d, sizes %d %d", a, b, o.Size(), s.Size())
 	}
+	// The size is sealed: nobody holding the memfd can shrink it under the
+	// others and make their next access a SIGBUS.
+	if err := syscall.Ftruncate(int(f.Fd()), 4096); err == nil {
+		t.Fatal("truncating an anonymous segment succeeded")
+	}
 	off, _ := s.Heap()
 	p, _ := s.Bytes(off, 1)
 	q, _ := o.Bytes(off, 1)

@@ -536,3 +536,34 @@ func TestReadOnly(t *testing.T) {
 		t.Fatalf("OpenOrCreate ReadOnly: %v", err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	s, name := mustCreate(t, 2*mib)
+	peer, err := segment.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := segment.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	segment.Crash(dead)
+	h := newBumpHeap(s)
+	for _, n := range []string{"a", "b"} {
+		if _, _, err := s.FindOrCreate(n, segment.Spec{Kind: segment.KindArray, Version: 1, Size: 64}, h, func(segment.Object) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := s.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 2*mib || st.ReservedBytes < 2*mib || st.Objects != 2 || st.ProcessesLive != 2 || st.ProcessesDead != 1 || st.ProcessSlots != 64 || st.DirectoryEntries != 256 {
+		t.Fatalf("stats %+v", st)
+	}
+	peer.Close()
+	s.Recover()
+	if st, _ = s.Stats(); st.ProcessesLive != 1 || st.ProcessesDead != 0 {
+		t.Fatalf("after close and recover: %+v", st)
+	}
+}

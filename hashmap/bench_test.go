@@ -1,0 +1,179 @@
+package hashmap_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/posixshm/posixshm/hashmap"
+)
+
+// Benchmarks: Load, Store and a 90/10 Load/Store mix over 10k 16-byte
+// string keys with int64 values, one goroutine and RunParallel, beside
+// xsync.Map, sync.Map and a map under sync.RWMutex in the same run, and an
+// atomic add as the floor. Run:
+//
+//	go test -run '^$' -bench . -count 5 ./hashmap
+//
+// Each shared-memory benchmark reports its ratio to xsync's time measured
+// in the same run (x-xsync) and to the atomic add (x-atomic).
+
+const benchKeys = 10000
+
+var benchKeyList = func() []string {
+	ks := make([]string, benchKeys)
+	for i := range ks {
+		ks[i] = fmt.Sprintf("key-%012d", i) // 16 bytes
+	}
+	return ks
+}()
+
+type benchMap interface {
+	load(k string) (int64, bool)
+	store(k string, v int64)
+}
+
+type shmMap struct{ m *hashmap.Map[string, int64] }
+
+func (s shmMap) load(k string) (int64, bool) { v, ok, _ := s.m.Load(k); return v, ok }
+func (s shmMap) store(k string, v int64) {
+	if err := s.m.Store(k, v); err != nil {
+		panic(err)
+	}
+}
+
+type xsyncMap struct{ m *xsync.Map[string, int64] }
+
+func (s xsyncMap) load(k string) (int64, bool) { return s.m.Load(k) }
+func (s xsyncMap) store(k string, v int64)     { s.m.Store(k, v) }
+
+type syncMap struct{ m *sync.Map }
+
+func (s syncMap) load(k string) (int64, bool) {
+	v, ok := s.m.Load(k)
+	if !ok {
+		return 0, false
+	}
+	return v.(int64), true
+}
+func (s syncMap) store(k string, v int64) { s.m.Store(k, v) }
+
+type rwMap struct {
+	mu sync.RWMutex
+	m  map[string]int64
+}
+
+func (s *rwMap) load(k string) (int64, bool) {
+	s.mu.RLock()
+	v, ok := s.m[k]
+	s.mu.RUnlock()
+	return v, ok
+}
+func (s *rwMap) store(k string, v int64) { s.mu.Lock(); s.m[k] = v; s.mu.Unlock() }
+
+func benchMaps(b *testing.B) []struct {
+	name string
+	m    benchMap
+} {
+	seg := newSeg(b, 64<<20)
+	hm, err := hashmap.New[string, int64](seg, "bench", hashmap.MaxEntries(benchKeys))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ms := []struct {
+		name string
+		m    benchMap
+	}{
+		{"xsync", xsyncMap{xsync.NewMap[string, int64]()}},
+		{"shm", shmMap{hm}},
+		{"syncMap", syncMap{&sync.Map{}}},
+		{"RWMutexMap", &rwMap{m: map[string]int64{}}},
+	}
+	for _, m := range ms {
+		for i, k := range benchKeyList {
+			m.m.store(k, int64(i))
+		}
+	}
+	return ms
+}
+
+var sink atomic.Int64
+
+func runOp(b *testing.B, m benchMap, parallel bool, op func(m benchMap, i int)) float64 {
+	var nsop float64
+	b.ResetTimer()
+	if parallel {
+		var seed atomic.Uint32
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seed.Add(1)) * 7919
+			for pb.Next() {
+				op(m, i)
+				i++
+			}
+		})
+	} else {
+		for i := range b.N {
+			op(m, i)
+		}
+	}
+	b.StopTimer()
+	nsop = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	return nsop
+}
+
+func benchAll(b *testing.B, op func(m benchMap, i int)) {
+	for _, parallel := range []bool{false, true} {
+		mode := "1G"
+		if parallel {
+			mode = "Parallel"
+		}
+		ms := benchMaps(b)
+		results := map[string]float64{}
+		b.Run(mode+"/atomic", func(b *testing.B) {
+			var x atomic.Uint64
+			results["atomic"] = runOp(b, nil, parallel, func(_ benchMap, _ int) { x.Add(1) })
+		})
+		for _, m := range ms {
+			b.Run(mode+"/"+m.name, func(b *testing.B) {
+				ns := runOp(b, m.m, parallel, op)
+				results[m.name] = ns
+				if x := results["xsync"]; x > 0 {
+					b.ReportMetric(ns/x, "x-xsync")
+				}
+				if a := results["atomic"]; a > 0 {
+					b.ReportMetric(ns/a, "x-atomic")
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	benchAll(b, func(m benchMap, i int) {
+		v, _ := m.load(benchKeyList[i%benchKeys])
+		if v < 0 {
+			sink.Add(v)
+		}
+	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	benchAll(b, func(m benchMap, i int) { m.store(benchKeyList[i%benchKeys], int64(i)) })
+}
+
+func BenchmarkMix90Load10Store(b *testing.B) {
+	benchAll(b, func(m benchMap, i int) {
+		k := benchKeyList[(i*31)%benchKeys]
+		if i%10 == 0 {
+			m.store(k, int64(i))
+			return
+		}
+		v, _ := m.load(k)
+		if v < 0 {
+			sink.Add(v)
+		}
+	})
+}

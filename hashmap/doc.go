@@ -1,0 +1,62 @@
+// Package hashmap is a fixed-capacity, lock-free hash map in POSIX shared
+// memory, shared by separate processes: the Python library's
+// cache["user:123"] = {...}, in Go.
+//
+//	seg, err := segment.OpenOrCreate("/my_shared_mem", 10<<20)
+//	m, err := hashmap.New[string, User](seg, "users", hashmap.MaxEntries(10000))
+//	err = m.Store("user:123", User{Name: "Ada"})
+//	u, ok, err := m.Load("user:123")
+//
+// Keys are strings or byte slices, stored raw; values go through a codec
+// (codec.For[V]: raw bytes and strings, plain fixed-size data copied, CBOR
+// for the rest). The method set is sync.Map's: Load, Store, LoadOrStore,
+// LoadAndDelete, Delete, Swap, CompareAndSwap, CompareAndDelete, Clear, All,
+// plus Len, Cap and Stats. Methods return an error where shared memory can
+// make them fail: ErrFull, ErrTooLarge, ErrCorrupt.
+//
+// # Design
+//
+// Open addressing with linear probing over a power-of-two slot array (load
+// factor at most 3/4 at capacity). A slot is one uint64: the offset of an
+// immutable record (hash, key, value) in an alloc block, the slot's state,
+// an 8-bit hash tag and a version. Readers probe, compare the key in place,
+// decode the value and re-check the slot word: a record replaced, freed
+// and reused under them fails the re-check and is read again, never
+// returned. Writers build a new record and CAS the slot word. Inserting an
+// absent key claims a slot, checks the chain for a competing insert of the
+// same key, and promotes the claim (see table.go); deleted slots become
+// tombstones that any later insert reuses, and a tombstone before an empty
+// slot becomes empty again, so churn never fills the map.
+//
+// Crash safety: each write holds an intent record from before its CAS to
+// after its completion, and a new record is published to the allocator
+// only after it is linked, under a pending bit that only its writer (or
+// the repair of a dead writer) clears. Recovery therefore knows exactly
+// whether a dead writer's CAS landed: if so it finishes the write, if not
+// the allocator frees the unpublished record.
+//
+// # Caveats
+//
+//   - Capacity is fixed at creation. To grow, create a bigger map (in a new
+//     segment if need be) and copy with All.
+//   - All is not a snapshot (see All), and Clear is not atomic.
+//   - A writer killed in the few instructions between completing its CAS
+//     and freeing the record it replaced leaks that one record (the
+//     allocator's Free cannot be retried safely), and the Len counter can
+//     drift by one for a writer killed between adjusting it and its CAS.
+//     Stats counts live entries exactly by scanning; alloc's Check shows
+//     leaked blocks.
+//   - A writer waits for another writer of the same slot that sits between
+//     its CAS and its completion (a few instructions), and runs recovery if
+//     that writer died. A writer paused there (SIGSTOP, a debugger) delays
+//     other writers of that one slot; readers never wait.
+//   - Slot versions are 20 bits: a reader paused while one slot changes
+//     exactly a multiple of 2^20 times, ending on the same record offset,
+//     could accept a stale read.
+//   - The hash is a fixed, fast, non-cryptographic function with a random
+//     seed per map, stored in the map; processes that can read the segment
+//     can read the seed, so it is no defence against them.
+//   - Values are compared by CompareAndSwap and CompareAndDelete as encoded
+//     bytes: CBOR encodes deterministically, Plain compares bytes (so +0.0
+//     and -0.0 differ).
+package hashmap

@@ -1,0 +1,28 @@
+package hashmap
+
+import "unsafe"
+
+// Layout pins for layout_test.go.
+var (
+	HeaderSize     = unsafe.Sizeof(header{})
+	LiveOffset     = unsafe.Offsetof(header{}.live)
+	SeedOffset     = unsafe.Offsetof(header{}.seed)
+	MaxRecOffset   = unsafe.Offsetof(header{}.maxRecord)
+	RecordHdrSize  = unsafe.Sizeof(recordHeader{})
+	RecordOwnerOff = unsafe.Offsetof(recordHeader{}.ownerSlot)
+)
+
+// SlotWords returns the raw slot words, for tests that corrupt them.
+func (m *Map[K, V]) SlotWords() []uint64 {
+	w := make([]uint64, len(m.t.slots))
+	for i := range w {
+		w[i] = m.t.slots[i].Load()
+	}
+	return w
+}
+
+// SetSlot overwrites slot i.
+func (m *Map[K, V]) SetSlot(i int, w uint64) { m.t.slots[i].Store(w) }
+
+// HashOf exposes the key hash.
+func (m *Map[K, V]) HashOf(k K) uint64 { return hashOf(m.t.seed, k) }

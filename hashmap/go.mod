@@ -1,0 +1,17 @@
+module github.com/posixshm/posixshm/hashmap
+
+go 1.26.0
+
+require (
+	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/codec v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
+)
+
+require github.com/puzpuzpuz/xsync/v4 v4.5.0 // indirect
+
+replace (
+	github.com/posixshm/posixshm/alloc => ../alloc
+	github.com/posixshm/posixshm/codec => ../codec
+	github.com/posixshm/posixshm/segment => ../segment
+)

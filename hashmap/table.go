@@ -1,0 +1,448 @@
+package hashmap
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/segment"
+)
+
+// This file holds the slot protocol, shared by every instantiation of Map
+// and by the repair function (which knows no K or V).
+//
+// Linear probing over a power-of-two slot array. The invariant every
+// operation keeps: for a slot holding a live (or claimed) record of a key
+// whose home slot is h, every slot from h up to it is non-empty (any state
+// but stEmpty/stFence). So a probe for a key may stop at the first empty slot.
+//
+// Insert of a key that is absent (after Purcell and Harris, "Non-blocking
+// hashtables with open addressing", 2005):
+//
+//  1. claim the first reusable slot of the chain (a tombstone or the
+//     terminating empty slot) by CAS to stInserting, holding the new record;
+//  2. validate, scanning backwards from the claimed slot to the home slot,
+//     that no slot between is empty; else yield the claim and start over.
+//     Scanning backwards makes the check stick: a slot can only become
+//     empty while its successor is empty, and the successor was already
+//     seen non-empty (the claimed slot is, by construction);
+//  3. scan the whole chain for another record of the key: a live one means
+//     the key was inserted meanwhile (yield, then update it); a claim
+//     nearer the home slot wins over ours (yield, wait for it to resolve);
+//     a claim farther away is killed by CAS;
+//  4. promote the claim to stLive|pending by CAS. A claim killed by another
+//     inserter fails this CAS.
+//
+// Two inserters of one key thus never both promote: whichever's scan starts
+// later sees the other's claim or record, and every transition is a CAS on
+// the word it was decided on.
+//
+// Tombstones are reusable by any key (step 1), so churn never fills the map.
+// A tombstone followed by an empty slot is turned back into an empty slot
+// (cleanup), keeping chains short: it is marked stClean (no longer
+// reusable), its successor is fenced (stFence, an empty slot nobody may
+// claim), then it becomes empty and the fence is lifted. Anyone meeting a
+// fence finishes that work, so a cleaner that dies stalls nobody.
+
+type table struct {
+	seg       *segment.Segment
+	al        *alloc.Allocator
+	mem       []byte // the whole segment, for bounds-checked record reads
+	hdr       *header
+	slots     []atomic.Uint64
+	mask      uint64
+	obj       uint32 // directory index, named in intent records
+	name      string
+	seed      uint64
+	capacity  int64
+	maxRecord uint64
+	heapLo    uint64 // lowest offset a record can have
+	regSlot   int    // this handle's registry slot and generation, stamped on records
+	regGen    uint32
+}
+
+// Intent operation codes. Every intent record of this kind holds
+// a = slot index, b = the word the writer expected, c = the word it CASes in.
+const (
+	opReplace = 1 // LIVE(old) -> LIVE|pending(new)
+	opDelete  = 2 // LIVE(old) -> TOMB|pending(old)
+	opInsert  = 3 // free -> INSERTING(new), later LIVE|pending(new)
+)
+
+var errRetry = errors.New("hashmap: retry")
+
+func (t *table) corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: map %q: %s", ErrCorrupt, t.name, fmt.Sprintf(format, args...))
+}
+
+// readRecord returns the hash, key and value of the record that w points
+// at. ok is false when the bytes there cannot be a record; the caller
+// re-checks the slot word to tell a record freed meanwhile from corruption.
+// The slices alias shared memory and are only valid until that re-check.
+func (t *table) readRecord(w uint64) (h uint64, key, val []byte, ok bool) {
+	off := recOff(w)
+	mem := t.mem
+	if off < t.heapLo || off > uint64(len(mem))-recHdrSize {
+		return 0, nil, nil, false
+	}
+	b := mem[off : off+recHdrSize : off+recHdrSize]
+	h = native.Uint64(b[0:])
+	kl, vl := uint64(native.Uint32(b[8:])), uint64(native.Uint32(b[12:]))
+	start := off + recHdrSize
+	if kl+vl > t.maxRecord || kl+vl > uint64(len(mem))-start {
+		return 0, nil, nil, false
+	}
+	key = mem[start : start+kl : start+kl]
+	val = mem[start+kl : start+kl+vl : start+kl+vl]
+	return h, key, val, true
+}
+
+// recordOwner returns the registry slot and generation stamped on the
+// record w points at.
+func (t *table) recordOwner(w uint64) (int, uint32, bool) {
+	off := recOff(w)
+	if off < t.heapLo || off > uint64(len(t.mem))-recHdrSize {
+		return 0, 0, false
+	}
+	b := t.mem[off+16 : off+24]
+	return int(native.Uint32(b[0:])), native.Uint32(b[4:]), true
+}
+
+// hashOf hashes a key under seed: a wyhash-style multiply-fold over 8-byte
+// words. It must be the same function in every process (a per-process seed
+// such as hash/maphash's would not do); the per-map random seed keeps
+// collision patterns from carrying over between maps.
+func hashOf[K keyType](seed uint64, k K) uint64 {
+	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	n := len(k)
+	h := seed ^ m1
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		h = mix(le64(k, i)^m2^h, le64(k, i+8)^m1)
+	}
+	if i+8 <= n {
+		h = mix(le64(k, i)^m2, h^m1)
+		i += 8
+	}
+	if i < n {
+		var v uint64
+		for s := 0; i < n; i, s = i+1, s+8 {
+			v |= uint64(k[i]) << s
+		}
+		h = mix(v^m2, h^m1)
+	}
+	return mix(h^uint64(n)^m1, m2)
+}
+
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
+
+func le64[K keyType](k K, i int) uint64 {
+	_ = k[i+7]
+	return uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
+		uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
+}
+
+func tagOfHash(h uint64) uint8 { return uint8(h >> 56) }
+
+// lookup finds key's live record. It returns its slot, word and value bytes,
+// or w == 0 when the key is absent. The caller must re-check the word after
+// using val (and start over if it changed).
+func lookup[K keyType](t *table, key K, h uint64) (i, w uint64, val []byte, err error) {
+	tag := tagOfHash(h)
+restart:
+	for {
+		i = h & t.mask
+		for n := uint64(0); n <= t.mask; n++ {
+			w = t.slots[i].Load()
+			switch stateOf(w) {
+			case stEmpty, stFence:
+				return 0, 0, nil, nil
+			case stLive:
+				if tagOfWord(w) == tag {
+					rh, k, v, ok := t.readRecord(w)
+					if ok && rh == h && string(k) == string(key) {
+						return i, w, v, nil
+					}
+					if t.slots[i].Load() != w {
+						continue restart
+					}
+					if !ok {
+						return 0, 0, nil, t.corrupt("slot %d points at offset %d, which holds no record", i, recOff(w))
+					}
+				}
+			case stInserting, stTomb, stClean:
+			default:
+				if t.slots[i].Load() != w {
+					continue restart
+				}
+				return 0, 0, nil, t.corrupt("slot %d has state %d", i, stateOf(w))
+			}
+			i = (i + 1) & t.mask
+		}
+		return 0, 0, nil, nil // probed every slot: no empty one, key absent
+	}
+}
+
+// probe is what findWrite learns about a key's chain.
+type probe struct {
+	i, w    uint64 // the key's live record, when w != 0
+	free    uint64 // first reusable slot of the chain, when hasFree
+	freeW   uint64
+	hasFree bool
+}
+
+// findWrite probes key's chain for its live record and the first reusable
+// slot. It finishes any cleanup it meets (a fence) and starts over.
+func findWrite[K keyType](t *table, key K, h uint64) (probe, error) {
+	tag := tagOfHash(h)
+restart:
+	for {
+		var p probe
+		i := h & t.mask
+		for n := uint64(0); n <= t.mask; n++ {
+			w := t.slots[i].Load()
+			switch stateOf(w) {
+			case stEmpty:
+				if !p.hasFree {
+					p.free, p.freeW, p.hasFree = i, w, true
+				}
+				return p, nil
+			case stFence:
+				t.helpFence(i, w)
+				continue restart
+			case stTomb:
+				if !pending(w) && !p.hasFree {
+					p.free, p.freeW, p.hasFree = i, w, true
+				}
+			case stLive:
+				if tagOfWord(w) == tag {
+					rh, k, _, ok := t.readRecord(w)
+					if ok && rh == h && string(k) == string(key) {
+						p.i, p.w = i, w
+						return p, nil
+					}
+					if t.slots[i].Load() != w {
+						continue restart
+					}
+					if !ok {
+						return p, t.corrupt("slot %d points at offset %d, which holds no record", i, recOff(w))
+					}
+				}
+			case stInserting, stClean:
+			default:
+				if t.slots[i].Load() != w {
+					continue restart
+				}
+				return p, t.corrupt("slot %d has state %d", i, stateOf(w))
+			}
+			i = (i + 1) & t.mask
+		}
+		return p, nil
+	}
+}
+
+// Outcomes of settle.
+const (
+	claimPromoted = iota // our claim is now LIVE|pending
+	claimCollided        // the key has a live record elsewhere; our claim is gone
+	claimLost            // an earlier claim of the key wins (wait for slot j to change from wj); ours is gone
+	claimRetry           // our claim is gone (killed, or the chain broke); start over
+)
+
+// settle runs steps 2-4 of an insert (see the top of this file) for our
+// claim wi at slot i.
+func settle[K keyType](t *table, key K, h, i, wi uint64) (res int, j, wj uint64) {
+	home := h & t.mask
+	di := (i - home) & t.mask
+	tag := tagOfHash(h)
+	yield := func() {
+		if t.slots[i].CompareAndSwap(wi, next(wi, stTomb, false, 0, 0)) {
+			t.cleanup(i)
+		}
+	}
+	// Step 2: the chain between home and i must be unbroken.
+	for d := di; d > 0; d-- {
+		if st := stateOf(t.slots[(home+d-1)&t.mask].Load()); st == stEmpty || st == stFence {
+			yield()
+			return claimRetry, 0, 0
+		}
+	}
+	// Step 3: other records and claims of the key.
+	budget := 4*t.mask + 64 // re-examinations of slots that change under us
+	for d := uint64(0); d <= t.mask; d++ {
+		j := (home + d) & t.mask
+		if j == i {
+			continue
+		}
+		w := t.slots[j].Load()
+		st := stateOf(w)
+		if st == stEmpty || st == stFence {
+			break
+		}
+		if (st != stLive && st != stInserting) || tagOfWord(w) != tag {
+			continue
+		}
+		rh, k, _, ok := t.readRecord(w)
+		same := ok && rh == h && string(k) == string(key)
+		if t.slots[j].Load() != w {
+			if budget == 0 {
+				yield()
+				return claimRetry, 0, 0
+			}
+			budget--
+			d-- // changed while we compared: look again
+			continue
+		}
+		if !same {
+			continue
+		}
+		if st == stLive {
+			yield()
+			return claimCollided, j, w
+		}
+		if d < di {
+			yield()
+			return claimLost, j, w
+		}
+		if !t.slots[j].CompareAndSwap(w, next(w, stTomb, false, 0, 0)) {
+			if budget == 0 {
+				yield()
+				return claimRetry, 0, 0
+			}
+			budget--
+			d--
+			continue
+		}
+		t.cleanup(j)
+	}
+	// Step 4.
+	pw := next(wi, stLive, true, recOff(wi), tag)
+	if t.slots[i].CompareAndSwap(wi, pw) {
+		return claimPromoted, i, pw
+	}
+	return claimRetry, 0, 0 // killed by a claim nearer home
+}
+
+// cleanup turns the tombstone at i into an empty slot if the slot after it
+// is empty, and goes on backwards while that keeps working.
+func (t *table) cleanup(i uint64) {
+	for n := uint64(0); n <= t.mask; n++ {
+		j := (i + 1) & t.mask
+		if stateOf(t.slots[j].Load()) != stEmpty {
+			return
+		}
+		wi := t.slots[i].Load()
+		if stateOf(wi) != stTomb || pending(wi) {
+			return
+		}
+		cw := next(wi, stClean, false, 0, 0)
+		if !t.slots[i].CompareAndSwap(wi, cw) {
+			return
+		}
+		if !t.finishClean(i, cw) {
+			return
+		}
+		i = (i - 1) & t.mask
+	}
+}
+
+// finishClean fences the slot after i and turns i, marked stClean with
+// word cw, into an empty slot. It reports whether i became empty; if the
+// successor is no longer empty, i goes back to being a tombstone.
+func (t *table) finishClean(i, cw uint64) bool {
+	j := (i + 1) & t.mask
+	wj := t.slots[j].Load()
+	if stateOf(wj) != stEmpty {
+		t.slots[i].CompareAndSwap(cw, next(cw, stTomb, false, 0, 0))
+		return false
+	}
+	// The fence records which stClean word it guards (its version), so a
+	// helper never empties a slot that was marked again after the fence went.
+	fw := makeWord(stFence, false, (versionOf(cw)&offMask)*16, 0, versionOf(wj)+1)
+	if !t.slots[j].CompareAndSwap(wj, fw) {
+		t.slots[i].CompareAndSwap(cw, next(cw, stTomb, false, 0, 0))
+		return false
+	}
+	ok := t.slots[i].CompareAndSwap(cw, next(cw, stEmpty, false, 0, 0))
+	t.slots[j].CompareAndSwap(fw, next(fw, stEmpty, false, 0, 0))
+	return ok
+}
+
+// helpFence finishes the cleanup a fence fw at j stands for: the slot
+// before j, if still marked with the word the fence names, becomes empty,
+// and the fence is lifted.
+func (t *table) helpFence(j, fw uint64) {
+	i := (j - 1) & t.mask
+	wi := t.slots[i].Load()
+	if stateOf(wi) == stClean && versionOf(wi)&offMask == recOff(fw)/16 {
+		t.slots[i].CompareAndSwap(wi, next(wi, stEmpty, false, 0, 0))
+	}
+	t.slots[j].CompareAndSwap(fw, next(fw, stEmpty, false, 0, 0))
+}
+
+// await waits until slot i no longer holds w, a claim or a pending word
+// whose writer has a few instructions left. A writer that died is repaired
+// through segment.Recover; a word that stays put with no live writer is
+// corruption.
+func (t *table) await(i, w uint64) error {
+	dead := 0
+	for spin := 0; ; spin++ {
+		if t.slots[i].Load() != w {
+			return nil
+		}
+		if spin < 100 {
+			runtime.Gosched()
+			continue
+		}
+		slot, gen, ok := t.recordOwner(w)
+		if ok && t.seg.Alive(slot, gen) {
+			time.Sleep(time.Duration(min(spin, 1000)) * time.Microsecond)
+			continue
+		}
+		if dead++; dead > 50 {
+			if t.slots[i].Load() != w {
+				return nil
+			}
+			return t.corrupt("slot %d stays %#x, whose writer (slot %d gen %d) is gone", i, w, slot, gen)
+		}
+		t.seg.Recover()
+		time.Sleep(time.Duration(dead) * time.Millisecond)
+	}
+}
+
+// finish completes a write whose word pw (LIVE|pending or TOMB|pending)
+// landed in slot i: it publishes the new record (LIVE), clears the pending
+// bit, and frees the record it displaced (old, 0 if none). The owner calls
+// it, or the repair of a dead owner; nobody else changes a pending word, so
+// the block cannot be anything but ours while we publish it. It reports
+// whether it cleared the bit (and so did the rest).
+func (t *table) finish(i, pw, old uint64) bool {
+	if stateOf(pw) == stLive {
+		// An error means a dead owner had published it already.
+		t.al.Publish(segment.Offset(recOff(pw)))
+		if !t.slots[i].CompareAndSwap(pw, pw&^pendingBit) {
+			return false
+		}
+	} else {
+		if !t.slots[i].CompareAndSwap(pw, next(pw, stTomb, false, 0, 0)) {
+			return false
+		}
+		t.hdr.live.Add(-1)
+	}
+	// A death between the CAS above and this free leaks the old record:
+	// the allocator's Free is not idempotent, so nobody may retry it.
+	if old != 0 {
+		t.al.Free(segment.Offset(old))
+	}
+	if stateOf(pw) == stTomb {
+		t.cleanup(i)
+	}
+	return true
+}

@@ -6,6 +6,7 @@ import "unsafe"
 var (
 	HeaderSize     = unsafe.Sizeof(header{})
 	LiveOffset     = unsafe.Offsetof(header{}.live)
+	RepairedOffset = unsafe.Offsetof(header{}.repaired)
 	SeedOffset     = unsafe.Offsetof(header{}.seed)
 	MaxRecOffset   = unsafe.Offsetof(header{}.maxRecord)
 	RecordHdrSize  = unsafe.Sizeof(recordHeader{})
@@ -26,3 +27,21 @@ func (m *Map[K, V]) SetSlot(i int, w uint64) { m.t.slots[i].Store(w) }
 
 // HashOf exposes the key hash.
 func (m *Map[K, V]) HashOf(k K) uint64 { return hashOf(m.t.seed, k) }
+
+// Hook points of the write path, for repair_test.go.
+const (
+	HkReplaceBuilt   = hkReplaceBuilt
+	HkReplaceLinked  = hkReplaceLinked
+	HkDeleteLinked   = hkDeleteLinked
+	HkInsertCounted  = hkInsertCounted
+	HkInsertClaimed  = hkInsertClaimed
+	HkInsertPromoted = hkInsertPromoted
+	HkPublished      = hkPublished
+	HkTombCleared    = hkTombCleared
+	HkCleared        = hkCleared
+	HkFreed          = hkFreed
+)
+
+// SetTestHook installs fn at every hook point of this process's writers
+// (nil removes it). Not safe to call while writers run.
+func SetTestHook(fn func(point int)) { testHook = fn }

@@ -48,17 +48,18 @@ const (
 // but live is written once by the creator inside segment.FindOrCreate's init,
 // before any other process can see the object, and only read afterwards.
 type header struct {
-	magic     uint64       // 0: headerMagic
-	version   uint32       // 8: LayoutVersion
-	_         uint32       // 12: zero
-	capacity  uint64       // 16: max live entries (MaxEntries); also Params[0]
-	slots     uint64       // 24: number of slots, a power of two; also Params[1]
-	keyFP     uint64       // 32: codec.Fingerprint of the key kind; also Params[2]
-	valFP     uint64       // 40: codec.Fingerprint of the value codec ID; also Params[3]
-	seed      uint64       // 48: hash seed, random per map (so keys collide differently in every map)
-	maxRecord uint64       // 56: max key+value bytes of one record
-	live      atomic.Int64 // 64: live entries (+1 by an insert before it claims a slot, -1 by a delete); atomic
-	_         [56]byte     // 72: pad to 128: live is written by every insert and delete, keep slot 0 off its line
+	magic     uint64        // 0: headerMagic
+	version   uint32        // 8: LayoutVersion
+	_         uint32        // 12: zero
+	capacity  uint64        // 16: max live entries (MaxEntries); also Params[0]
+	slots     uint64        // 24: number of slots, a power of two; also Params[1]
+	keyFP     uint64        // 32: codec.Fingerprint of the key kind; also Params[2]
+	valFP     uint64        // 40: codec.Fingerprint of the value codec ID; also Params[3]
+	seed      uint64        // 48: hash seed, random per map (so keys collide differently in every map)
+	maxRecord uint64        // 56: max key+value bytes of one record
+	live      atomic.Int64  // 64: live entries (+1 by an insert before it claims a slot, -1 by a delete); atomic
+	repaired  atomic.Uint64 // 72: writes of dead processes that recovery completed or undid (Stats.Repaired); atomic
+	_         [48]byte      // 80: pad to 128: live is written by every insert and delete, keep slot 0 off its line
 }
 
 // A slot word, changed only by CAS.

@@ -17,6 +17,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"header.seed", hashmap.SeedOffset, 48},
 		{"header.maxRecord", hashmap.MaxRecOffset, 56},
 		{"header.live", hashmap.LiveOffset, 64},
+		{"header.repaired", hashmap.RepairedOffset, 72},
 		{"record header size", hashmap.RecordHdrSize, 32},
 		{"record.ownerSlot", hashmap.RecordOwnerOff, 16},
 	} {

@@ -252,6 +252,30 @@ func (m *Map[K, V]) Len() int {
 func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 	t := m.t
 	h := hashOf(t.seed, key)
+	// Fast path: the key's live record in its home slot, which is where
+	// most keys sit at a load factor of at most 3/4. Same checks as
+	// lookup and readRecord, inlined; anything else takes the full probe.
+	if i := h & t.mask; i < uint64(len(t.slots)) {
+		w := t.slots[i].Load()
+		if w&(stateMask|tagMask) == stLive<<stateShift|uint64(tagOfHash(h))<<tagShift {
+			off, mem := recOff(w), t.mem
+			if off >= t.heapLo && off+recHdrSize+uint64(len(key)) <= uint64(len(mem)) {
+				b := mem[off:]
+				kl, vl := uint64(native.Uint32(b[8:])), uint64(native.Uint32(b[12:]))
+				end := off + recHdrSize + kl + vl
+				if native.Uint64(b) == h && kl == uint64(len(key)) && kl+vl <= t.maxRecord && end <= uint64(len(mem)) &&
+					string(mem[off+recHdrSize:off+recHdrSize+kl]) == string(key) {
+					v, derr := m.vc.Decode(mem[off+recHdrSize+kl : end : end])
+					if t.slots[i].Load() == w {
+						if derr != nil {
+							return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
+						}
+						return v, true, nil
+					}
+				}
+			}
+		}
+	}
 	for {
 		i, w, val, err := lookup(t, key, h)
 		if err != nil || w == 0 {
@@ -503,13 +527,14 @@ type Stats struct {
 	Empty      int // never-used or reclaimed slots
 	InFlight   int // slots claimed by an insert, or pending a writer's last step
 	Counter    int // the Len counter, for comparison with Live
+	Repaired   int // writes of dead processes that recovery completed or undid, since creation
 }
 
 // Stats scans the table. It takes no lock; under concurrent writes the
 // counts are approximate, at rest exact.
 func (m *Map[K, V]) Stats() Stats {
 	t := m.t
-	st := Stats{Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load())}
+	st := Stats{Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load()), Repaired: int(t.hdr.repaired.Load())}
 	for i := range t.slots {
 		w := t.slots[i].Load()
 		switch stateOf(w) {
@@ -573,6 +598,9 @@ func (t *table) deleteAt(i, w uint64) bool {
 	defer in.End()
 	if !t.slots[i].CompareAndSwap(w, nw) {
 		return false
+	}
+	if testHook != nil {
+		testHook(hkDeleteLinked)
 	}
 	t.finish(i, nw, recOff(w))
 	return true
@@ -638,8 +666,14 @@ func mutate[K keyType](t *table, key K, put []byte, decide func(cur []byte, pres
 				}
 				nw := next(p.w, stLive, true, rec, tag)
 				in := t.seg.BeginIntent(segment.KindHashMap, opReplace, t.obj, p.i, p.w, nw)
+				if testHook != nil {
+					testHook(hkReplaceBuilt)
+				}
 				if t.slots[p.i].CompareAndSwap(p.w, nw) {
 					linked = true
+					if testHook != nil {
+						testHook(hkReplaceLinked)
+					}
 					t.finish(p.i, nw, recOff(p.w))
 					in.End()
 					return nil
@@ -657,6 +691,9 @@ func mutate[K keyType](t *table, key K, put []byte, decide func(cur []byte, pres
 				return fmt.Errorf("%w: map %q holds its capacity of %d keys", ErrFull, t.name, t.capacity)
 			}
 			counted = true
+			if testHook != nil {
+				testHook(hkInsertCounted)
+			}
 		}
 		if !p.hasFree {
 			return fmt.Errorf("%w: map %q: no free slot on the probe chain", ErrFull, t.name)
@@ -672,10 +709,16 @@ func mutate[K keyType](t *table, key K, put []byte, decide func(cur []byte, pres
 			in.End()
 			continue
 		}
+		if testHook != nil {
+			testHook(hkInsertClaimed)
+		}
 		res, j, wj := settle(t, key, h, p.free, cw)
 		switch res {
 		case claimPromoted:
 			linked, counted = true, false
+			if testHook != nil {
+				testHook(hkInsertPromoted)
+			}
 			t.finish(p.free, wj, 0)
 			in.End()
 			return nil

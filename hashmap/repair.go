@@ -51,18 +51,21 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 	w := t.slots[i].Load()
 	switch rec.Op {
 	case opReplace, opDelete:
-		if w == rec.C {
-			t.finish(i, w, recOff(rec.B))
+		if w == rec.C && t.finish(i, w, recOff(rec.B)) {
+			t.hdr.repaired.Add(1)
 		}
 	case opInsert:
 		switch {
 		case w == rec.C:
 			if t.slots[i].CompareAndSwap(w, next(w, stTomb, false, 0, 0)) {
 				t.hdr.live.Add(-1)
+				t.hdr.repaired.Add(1)
 				t.cleanup(i)
 			}
 		case w == next(rec.C, stLive, true, recOff(rec.C), tagOfWord(rec.C)):
-			t.finish(i, w, 0)
+			if t.finish(i, w, 0) {
+				t.hdr.repaired.Add(1)
+			}
 		}
 	default:
 		return t.corrupt("intent with operation %d", rec.Op)

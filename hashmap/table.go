@@ -403,10 +403,29 @@ func (t *table) await(i, w uint64) error {
 		}
 		slot, gen, ok := t.recordOwner(w)
 		if ok && t.seg.Alive(slot, gen) {
+			// The record's writer lives, but the process holding this
+			// pending word may be another one (a deleter stamps nothing
+			// of its own into the word) and may be dead. Recovery finds
+			// dead processes by their registry locks, whoever they are,
+			// so running it now and then bounds the wait on a dead
+			// deleter to a fraction of a second.
+			if spin%256 == 0 {
+				t.seg.Recover()
+			}
 			time.Sleep(time.Duration(min(spin, 1000)) * time.Microsecond)
 			continue
 		}
-		if dead++; dead > 50 {
+		// The owner is dead (or the word names no record: garbage). One
+		// recovery normally settles it; a few more tries cover a recovery
+		// that another process is running at the moment. Anything still
+		// there after that (about 55 ms) is corruption: a garbage word
+		// that no recovery will change, reported as such rather than
+		// waited on (it was 50 tries, about 1.3 s).
+		limit := 10
+		if !ok {
+			limit = 2 // no record at all: no writer made this word
+		}
+		if dead++; dead > limit {
 			if t.slots[i].Load() != w {
 				return nil
 			}
@@ -427,6 +446,9 @@ func (t *table) finish(i, pw, old uint64) bool {
 	if stateOf(pw) == stLive {
 		// An error means a dead owner had published it already.
 		t.al.Publish(segment.Offset(recOff(pw)))
+		if testHook != nil {
+			testHook(hkPublished)
+		}
 		if !t.slots[i].CompareAndSwap(pw, pw&^pendingBit) {
 			return false
 		}
@@ -434,15 +456,42 @@ func (t *table) finish(i, pw, old uint64) bool {
 		if !t.slots[i].CompareAndSwap(pw, next(pw, stTomb, false, 0, 0)) {
 			return false
 		}
+		if testHook != nil {
+			testHook(hkTombCleared)
+		}
 		t.hdr.live.Add(-1)
+	}
+	if testHook != nil {
+		testHook(hkCleared)
 	}
 	// A death between the CAS above and this free leaks the old record:
 	// the allocator's Free is not idempotent, so nobody may retry it.
 	if old != 0 {
 		t.al.Free(segment.Offset(old))
 	}
+	if testHook != nil {
+		testHook(hkFreed)
+	}
 	if stateOf(pw) == stTomb {
 		t.cleanup(i)
 	}
 	return true
 }
+
+// Hook points in the write path, where a test can stop (and SIGKILL) a
+// writer in each state a crash can leave. testHook is nil outside tests
+// (export_test.go sets it), so each point costs one predictable branch.
+const (
+	hkReplaceBuilt   = iota + 1 // replace: record built, intent taken, CAS not yet tried
+	hkReplaceLinked             // replace: CAS landed (LIVE|pending new), nothing published
+	hkDeleteLinked              // delete: CAS landed (TOMB|pending old)
+	hkInsertCounted             // insert: Len counter raised, no claim yet
+	hkInsertClaimed             // insert: claim landed (INSERTING new)
+	hkInsertPromoted            // insert: claim promoted (LIVE|pending new), nothing published
+	hkPublished                 // finish: new record published, pending still set
+	hkTombCleared               // finish of a delete: pending cleared, Len not yet lowered
+	hkCleared                   // finish: pending cleared (and Len lowered), displaced record not yet freed
+	hkFreed                     // finish: displaced record freed, intent not yet ended
+)
+
+var testHook func(point int)

@@ -1,0 +1,248 @@
+package hashmap
+
+import (
+	"bytes"
+	"fmt"
+	"iter"
+
+	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/segment"
+)
+
+// Raw is a view of a map for tools (shmctl) that know neither its key type
+// nor its value codec: keys are raw bytes, as every key type stores them,
+// and values are the bytes the map's value codec wrote. Raw does not check
+// the codec fingerprints that New and Open compare, so it attaches to any
+// map; it is the caller's job to write values the map's processes can
+// decode (ValueFingerprint names the codec).
+//
+// Load, All and Stats only read and work on a segment opened with
+// segment.ReadOnly; Store and Delete follow the same lock-free protocol,
+// intent records included, as Map's.
+type Raw struct {
+	t   *table
+	obj segment.Object
+}
+
+// OpenRaw attaches a Raw view to the map called name in seg. It checks the
+// object's kind, layout version and header as Open does, but not the key
+// and value codecs.
+func OpenRaw(seg *segment.Segment, name string) (*Raw, error) {
+	obj, err := seg.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("hashmap %q: %w", name, err)
+	}
+	return openRawObject(seg, obj)
+}
+
+func openRawObject(seg *segment.Segment, obj segment.Object) (*Raw, error) {
+	if obj.Kind != segment.KindHashMap || obj.Version != LayoutVersion {
+		return nil, fmt.Errorf("%w: object %q: want hashmap v%d, found %v v%d", ErrMismatch, obj.Name, LayoutVersion, obj.Kind, obj.Version)
+	}
+	al, err := alloc.Of(seg)
+	if err != nil {
+		return nil, err
+	}
+	t, err := attachTable(seg, al, obj)
+	if err != nil {
+		return nil, err
+	}
+	return &Raw{t: t, obj: obj}, nil
+}
+
+// KeyFingerprint returns the fingerprint (codec.Fingerprint) of the key
+// codec ID: "raw-string" for string keys, "raw-bytes" for []byte keys.
+func (r *Raw) KeyFingerprint() uint64 { return r.t.hdr.keyFP }
+
+// ValueFingerprint returns the fingerprint (codec.Fingerprint) of the
+// value codec's ID; the ID itself is not stored.
+func (r *Raw) ValueFingerprint() uint64 { return r.t.hdr.valFP }
+
+// MaxRecordSize returns the largest key plus encoded value the map accepts.
+func (r *Raw) MaxRecordSize() int { return int(r.t.maxRecord) }
+
+// Cap returns the map's capacity.
+func (r *Raw) Cap() int { return int(r.t.capacity) }
+
+// Len returns the map's live counter, as Map.Len.
+func (r *Raw) Len() int { return int(min(max(r.t.hdr.live.Load(), 0), r.t.capacity)) }
+
+// Load returns a copy of the encoded value stored for key. Does not block.
+func (r *Raw) Load(key []byte) (val []byte, ok bool, err error) {
+	t := r.t
+	h := hashOf(t.seed, key)
+	for {
+		i, w, v, err := lookup(t, key, h)
+		if err != nil || w == 0 {
+			return nil, false, err
+		}
+		c := bytes.Clone(v)
+		if t.slots[i].Load() != w {
+			continue // replaced while we copied it
+		}
+		return c, true, nil
+	}
+}
+
+// Store sets key's encoded value to val, which must be what the map's value
+// codec produces. It fails as Map.Store does (ErrFull, ErrTooLarge), and
+// with segment.ErrReadOnly on a read-only segment.
+func (r *Raw) Store(key, val []byte) error {
+	if !r.t.seg.Writable() {
+		return fmt.Errorf("map %q: %w", r.t.name, segment.ErrReadOnly)
+	}
+	return mutate(r.t, key, val, func([]byte, bool) (int, error) { return actPut, nil })
+}
+
+// Delete deletes key and reports whether it was present.
+func (r *Raw) Delete(key []byte) (bool, error) {
+	if !r.t.seg.Writable() {
+		return false, fmt.Errorf("map %q: %w", r.t.name, segment.ErrReadOnly)
+	}
+	found := false
+	err := mutate(r.t, key, nil, func(_ []byte, present bool) (int, error) {
+		found = present
+		if present {
+			return actDelete, nil
+		}
+		return actNone, nil
+	})
+	return found, err
+}
+
+// All returns an iterator over copies of the keys and encoded values, as
+// Map.All: not a snapshot; records that cannot be read are skipped.
+func (r *Raw) All() iter.Seq2[[]byte, []byte] {
+	return func(yield func([]byte, []byte) bool) {
+		t := r.t
+		for i := range t.slots {
+			for try := 0; try < 64; try++ {
+				w := t.slots[i].Load()
+				if stateOf(w) != stLive {
+					break
+				}
+				_, k, v, ok := t.readRecord(w)
+				if !ok {
+					if t.slots[i].Load() != w {
+						continue
+					}
+					break
+				}
+				key, val := bytes.Clone(k), bytes.Clone(v)
+				if t.slots[i].Load() != w {
+					continue
+				}
+				if !yield(key, val) {
+					return
+				}
+				break
+			}
+		}
+	}
+}
+
+// Stats scans the table, as Map.Stats.
+func (r *Raw) Stats() Stats {
+	t := r.t
+	st := Stats{Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load())}
+	for i := range t.slots {
+		w := t.slots[i].Load()
+		switch stateOf(w) {
+		case stLive:
+			st.Live++
+			if pending(w) {
+				st.InFlight++
+			}
+		case stTomb, stClean:
+			st.Tombstones++
+			if pending(w) {
+				st.InFlight++
+			}
+		case stInserting:
+			st.InFlight++
+		default:
+			st.Empty++
+		}
+	}
+	return st
+}
+
+// Check verifies what can be verified of a map without writing: its
+// header against the directory, every slot's state, every live record's
+// bounds and stored hash, that each live key is reachable from its home
+// slot, and that no key is live twice. Slots pending a
+// writer's last step or claimed by an insert are reported when the writer
+// is dead (run recover). It returns one line per problem. Run it when no
+// process is writing: under concurrent writes it reports false problems.
+func Check(seg *segment.Segment, obj segment.Object) []string {
+	r, err := openRawObject(seg, obj)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	t := r.t
+	var probs []string
+	add := func(format string, args ...any) {
+		probs = append(probs, fmt.Sprintf("map %q: ", t.name)+fmt.Sprintf(format, args...))
+	}
+	seen := make(map[string]uint64)
+	live := 0
+	ps := seg.Processes()
+	alive := func(slot int, gen uint32) bool {
+		for _, p := range ps {
+			if p.Slot == slot {
+				return p.Gen == gen && p.Alive
+			}
+		}
+		return false
+	}
+	for i := range t.slots {
+		w := t.slots[i].Load()
+		st := stateOf(w)
+		switch st {
+		case stEmpty, stFence, stTomb, stClean:
+		case stLive, stInserting:
+		default:
+			add("slot %d has unknown state %d", i, st)
+			continue
+		}
+		if (st == stLive || st == stInserting || (st == stTomb && pending(w))) && recOff(w) != 0 {
+			if _, _, _, ok := t.readRecord(w); !ok {
+				add("slot %d points at offset %d, which holds no record", i, recOff(w))
+				continue
+			}
+		}
+		if st == stInserting || pending(w) {
+			if s, g, ok := t.recordOwner(w); ok && !alive(s, g) {
+				add("slot %d: write left in flight by a dead process (registry slot %d); run recover", i, s)
+			}
+		}
+		if st != stLive {
+			continue
+		}
+		live++
+		h, k, _, _ := t.readRecord(w)
+		if hashOf(t.seed, k) != h {
+			add("slot %d: record of key %q stores hash %#x, the key hashes to %#x", i, k, h, hashOf(t.seed, k))
+			continue
+		}
+		if tagOfWord(w) != tagOfHash(h) {
+			add("slot %d: tag %#x, the key's hash has tag %#x", i, tagOfWord(w), tagOfHash(h))
+		}
+		if j, dup := seen[string(k)]; dup {
+			add("key %q is live in slots %d and %d", k, j, i)
+		}
+		seen[string(k)] = uint64(i)
+		for j := h & t.mask; j != uint64(i); j = (j + 1) & t.mask {
+			if s := stateOf(t.slots[j].Load()); s == stEmpty || s == stFence {
+				add("key %q in slot %d is unreachable: slot %d on its probe chain is empty", k, i, j)
+				break
+			}
+		}
+	}
+	// The live counter is not compared: a writer killed between counting
+	// and linking leaves it off by one by design (see the package Caveats).
+	if live > int(t.capacity) {
+		add("%d live keys exceed the capacity %d", live, t.capacity)
+	}
+	return probs
+}

@@ -23,14 +23,23 @@ import (
 //	go test -run '^$' -bench . -benchtime 1s ./queue
 
 // atomicFloor measures one atomic.AddUint64 in ns, the hardware floor.
+// It takes the fastest of five runs, the one least disturbed by other load
+// on the machine, so the ratio does not swing with one unlucky run.
 func atomicFloor() float64 {
 	var x atomic.Uint64
-	const n = 5_000_000
-	start := time.Now()
-	for range n {
-		x.Add(1)
+	const n = 1_000_000
+	best := 0.0
+	for range 5 {
+		start := time.Now()
+		for range n {
+			x.Add(1)
+		}
+		ns := float64(time.Since(start).Nanoseconds()) / n
+		if best == 0 || ns < best {
+			best = ns
+		}
 	}
-	return float64(time.Since(start).Nanoseconds()) / n
+	return best
 }
 
 func reportRatio(b *testing.B, floor float64) {

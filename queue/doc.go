@@ -31,7 +31,12 @@
 //     caller never saw it return; a pop cut short after it claimed the item
 //     is counted lost although the dead process may have seen the value.
 //     So after crashes, delivered + Lost may exceed the pushes callers saw
-//     return by at most one per killed producer goroutine.
+//     return by at most one per killed producer goroutine. A Pop of a
+//     plain 8-byte value (int64, uint64, int, uint, float64 with the
+//     default codec) takes the item in one CAS after reading it, so a
+//     consumer killed in it either took nothing or holds the value, which
+//     is then neither delivered nor counted (as for a consumer killed just
+//     after any Pop returned).
 //   - A consumer killed between releasing a spilled item's cell and freeing
 //     its block leaks that block (a window of a few instructions); the
 //     allocator's Check reports it. A repairer killed halfway may leak the
@@ -43,8 +48,11 @@
 //     queue checks every length and offset it reads; a corrupted queue
 //     returns ErrCorrupt rather than panicking, but its items are not
 //     trustworthy.
-//   - PopWait and PushWait sleep at most 100 ms at a time, so an idle waiter
-//     wakes ten times a second to re-check; it uses no CPU otherwise.
+//   - PopWait and PushWait first retry for a few microseconds, yielding the
+//     processor between tries, since a futex sleep and wake costs more when
+//     the other side is about to act; then they sleep at most 100 ms at a
+//     time, so an idle waiter wakes ten times a second to re-check; it uses
+//     no CPU otherwise.
 //   - Close the Segment last: using a Queue after its Segment is closed
 //     faults.
 package queue

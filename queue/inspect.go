@@ -329,10 +329,7 @@ func RepairCells(seg *segment.Segment, name string) (int, error) {
 			if blk != 0 {
 				al.Free(blk) // an error means the block was bad: nothing to free
 			}
-			if v.hdr.pushWaiters.Load() != 0 {
-				v.hdr.notFull.Add(1)
-				seg.Wake(&v.hdr.notFull, 1)
-			}
+			wakeSleepers(seg, &v.hdr.notFull) // a cell came free
 		}
 	}
 	return n, nil

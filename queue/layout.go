@@ -17,7 +17,11 @@ import (
 const (
 	// layoutVersion is the queue's own layout version, kept in the directory
 	// entry (segment checks it) and in the header (we check it).
-	layoutVersion uint32 = 1
+	//
+	// Version 2: free and full cells carry the position's high bits
+	// (below), so that Pop may read an inline value before its one CAS;
+	// bit 0 of notEmpty and notFull flags sleepers (queue.go, wake).
+	layoutVersion uint32 = 2
 
 	headerSize = 256
 	cellHeader = 16 // state + meta words in front of each cell's data
@@ -59,9 +63,9 @@ type header struct {
 	_   [56]byte      // padding to prevent false sharing
 
 	lost        atomic.Uint64 // 192: items lost with dead processes (see repair.go); Add by any process
-	notEmpty    atomic.Uint32 // 200: futex word: bumped by a producer that sees popWaiters != 0
+	notEmpty    atomic.Uint32 // 200: futex word: bit 0 sleepers may be waiting; bits 1.. bumped by the producer that clears it (queue.go, wake)
 	popWaiters  atomic.Uint32 // 204: goroutines in PopWait about to sleep or asleep
-	notFull     atomic.Uint32 // 208: futex word: bumped by a consumer that sees pushWaiters != 0
+	notFull     atomic.Uint32 // 208: futex word: as notEmpty, for PushWait, cleared by a consumer
 	pushWaiters atomic.Uint32 // 212: goroutines in PushWait about to sleep or asleep
 	_           [40]byte      // 216: pad to 256
 }
@@ -90,6 +94,16 @@ const qMagic uint64 = 0x314555514d485350
 //	bit  31     reserved, zero
 //	bits[32:44] owner slot: registry slot of the claimer (stWriting, stReading)
 //	bits[44:64] owner gen: low 20 bits of the claimer's registry generation
+//	bits[32:64] in stFree and stFull, which have no owner: bits [28:60] of
+//	            the position (its lap), so that a free or full state word
+//	            names a position uniquely for 2^60 operations
+//
+// Why full cells carry the lap: Pop of an inline value reads the value
+// first and then CASes full(p) straight to free(p+cap) (one locked
+// instruction instead of a claim and a release). The CAS proves the cell
+// still held item p while it was read only if full(p) cannot recur; with 28
+// bits it recurs after 2^28 operations, which a consumer stopped for a few
+// seconds between its load and its CAS could sleep through.
 //
 // The owner is stamped by the same CAS that claims the cell, so there is no
 // moment at which a cell is claimed by nobody we can name: that is what
@@ -117,10 +131,23 @@ const (
 func cellState(w uint64) uint64 { return (w & stMask) >> stShift }
 func cellPos(w uint64) uint32   { return uint32(w & posMask) }
 func cellSpill(w uint64) bool   { return w&spillBit != 0 }
-func cellOwner(w uint64) uint32 { return uint32(w >> ownShift) }
 
-// makeState builds a state word. owner is stamp(slot, gen) or 0.
+// cellOwner returns the claimer's stamp of a writing or reading cell, and 0
+// for a free or full one (whose high bits are its lap).
+func cellOwner(w uint64) uint32 {
+	if st := cellState(w); st == stFree || st == stFull {
+		return 0
+	}
+	return uint32(w >> ownShift)
+}
+
+// makeState builds a state word. owner is stamp(slot, gen) for stWriting
+// and stReading, and ignored for stFree and stFull, which keep the lap of
+// pos in its place.
 func makeState(pos uint64, st uint64, spill bool, owner uint32) uint64 {
+	if st == stFree || st == stFull {
+		owner = uint32(pos >> posBits)
+	}
 	w := pos&posMask | st<<stShift | uint64(owner)<<ownShift
 	if spill {
 		w |= spillBit

@@ -46,6 +46,18 @@ func TestStateWord(t *testing.T) {
 	if cellPos(w) != 5 || cellState(w) != stReading || !cellSpill(w) || cellOwner(w) != o || stampSlot(o) != 4095 || stampGen(o) != 0xfffff {
 		t.Fatalf("state word %#x decodes wrong", w)
 	}
+	// Free and full cells carry the lap (position bits 28..60) instead of
+	// an owner, and report no owner.
+	for _, st := range []uint64{stFree, stFull} {
+		p := uint64(3)<<posBits | 5
+		w := makeState(p, st, false, o)
+		if cellPos(w) != 5 || cellState(w) != st || cellOwner(w) != 0 || w>>ownShift != 3 {
+			t.Errorf("state %d word %#x: lap or owner wrong", st, w)
+		}
+		if makeState(p, st, false, 0) == makeState(p+1<<posBits, st, false, 0) {
+			t.Errorf("state %d: positions a 2^28 lap apart share a word", st)
+		}
+	}
 	for _, c := range []struct {
 		cell uint32
 		pos  uint64

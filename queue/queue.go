@@ -38,12 +38,14 @@ type Queue[T any] struct {
 	hdr   *header
 	words []atomic.Uint64 // the cells as words: state at i*strideW, meta at i*strideW+1
 	data  []byte          // the cells as bytes
+	hb    []byte          // the header as bytes (for advanceHint)
 	mask  uint64
 	cap   uint64
 	slot  int // slot size in bytes
 	strW  int // cell stride in words
 	codec codec.Codec[T]
-	fixed int // codec.FixedSize(), when it fits a slot; else 0
+	fixed int  // codec.FixedSize(), when it fits a slot; else 0
+	word  bool // T is a plain 8-byte number with the default codec (word.go)
 	me    uint32
 	max   int // largest encoded value this handle pushes
 	live  liveness
@@ -206,6 +208,7 @@ type view struct {
 	hdr   *header
 	words []atomic.Uint64
 	data  []byte
+	hb    []byte // the header
 	cap   uint64
 	slot  int
 }
@@ -238,7 +241,11 @@ func openView(seg *segment.Segment, obj segment.Object) (view, error) {
 	if err != nil {
 		return view{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return view{hdr: h, words: words, data: data, cap: capacity, slot: int(slot)}, nil
+	hb, err := seg.Bytes(obj.Offset, headerSize)
+	if err != nil {
+		return view{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return view{hdr: h, words: words, data: data, hb: hb, cap: capacity, slot: int(slot)}, nil
 }
 
 func attach[T any](seg *segment.Segment, al *alloc.Allocator, obj segment.Object, o options, c codec.Codec[T]) (*Queue[T], error) {
@@ -257,13 +264,14 @@ func attach[T any](seg *segment.Segment, al *alloc.Allocator, obj segment.Object
 	}
 	slot, gen := seg.Slot()
 	q := &Queue[T]{
-		seg: seg, al: al, obj: obj, hdr: v.hdr, words: v.words, data: v.data,
+		seg: seg, al: al, obj: obj, hdr: v.hdr, words: v.words, data: v.data, hb: v.hb,
 		mask: v.cap - 1, cap: v.cap, slot: v.slot, strW: (cellHeader + v.slot) / 8,
 		codec: c, me: stamp(slot, gen), max: o.maxValue,
 	}
 	if n := c.FixedSize(); n > 0 && n <= v.slot {
 		q.fixed = n
 	}
+	q.word = wordCodec(c)
 	q.live.seg = seg
 	return q, nil
 }
@@ -294,6 +302,32 @@ func (q *Queue[T]) slotBytes(ci int) []byte {
 	return q.data[off : off+q.slot : off+q.slot]
 }
 
+// Byte offsets of the hint words in the header (layout_test.go pins them).
+const (
+	hintEnq = 64
+	hintDeq = 128
+)
+
+// advanceHint moves the hint h (whose bytes are b) from pos to pos+1 after
+// this handle claimed the cell of pos.
+//
+// The hints are only hints: every decision is made by a CAS on a cell's
+// state word, and a claimer that finds the cell at the hint already taken
+// moves the hint on itself (the d >= 0 cases below). So the owner of a
+// claim need not win a race to advance it, and a plain store does the job
+// at a fraction of a CAS (a locked instruction, ~5 ns here, and two of the
+// six a push+pop pair used to pay). The store is one aligned 8-byte MOV, so
+// readers see the old or the new value, never a mix. Its only race: a
+// claimer that loaded pos, then was overtaken by others that moved the hint
+// further, stores pos+1 late and moves the hint back a little; the next
+// claimer finds that cell taken and steps forward by CAS. Len may then read
+// a little low or high for a moment, as it may anyway.
+func advanceHint(h *atomic.Uint64, b []byte, pos uint64) {
+	if h.Load() == pos {
+		binary.NativeEndian.PutUint64(b, pos+1)
+	}
+}
+
 func backoff(i int) {
 	if i&63 == 63 {
 		runtime.Gosched()
@@ -313,7 +347,7 @@ func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
 		switch {
 		case d == 0 && st == stFree:
 			if sw.CompareAndSwap(w, makeState(pos, stWriting, spill, q.me)) {
-				q.hdr.enq.CompareAndSwap(pos, pos+1)
+				advanceHint(&q.hdr.enq, q.hb[hintEnq:hintEnq+8], pos)
 				return pos, ci, nil
 			}
 		case d >= 0:
@@ -354,7 +388,7 @@ func (q *Queue[T]) claimPop() (pos uint64, ci int, w uint64, err error) {
 		case d == 0 && st == stFull:
 			nw := makeState(pos, stReading, cellSpill(w), q.me)
 			if sw.CompareAndSwap(w, nw) {
-				q.hdr.deq.CompareAndSwap(pos, pos+1)
+				advanceHint(&q.hdr.deq, q.hb[hintDeq:hintDeq+8], pos)
 				return pos, ci, nw, nil
 			}
 		case d == 0 && st == stFree:
@@ -408,13 +442,9 @@ func (q *Queue[T]) waitChange(sw *atomic.Uint64, w uint64) bool {
 }
 
 // publish makes the cell ci, claimed for pos, available to consumers.
-func (q *Queue[T]) publish(ci int, pos uint64, spill bool, n int) {
-	q.setMeta(ci, n)
+func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
 	q.state(ci).Store(makeState(pos, stFull, spill, 0))
-	if q.hdr.popWaiters.Load() != 0 {
-		q.hdr.notEmpty.Add(1)
-		q.seg.Wake(&q.hdr.notEmpty, 1)
-	}
+	q.wake(&q.hdr.notEmpty)
 }
 
 // release frees cell ci after a pop of pos, for the push of pos+cap.
@@ -424,10 +454,7 @@ func (q *Queue[T]) release(ci int, pos uint64) {
 }
 
 func (q *Queue[T]) wakePushers() {
-	if q.hdr.pushWaiters.Load() != 0 {
-		q.hdr.notFull.Add(1)
-		q.seg.Wake(&q.hdr.notFull, 1)
-	}
+	q.wake(&q.hdr.notFull)
 }
 
 // abandon gives back a cell this process claimed for pos but will not
@@ -438,6 +465,10 @@ func (q *Queue[T]) abandon(ci int, pos uint64) {
 
 // Push adds v at the tail, or returns ErrFull. Does not block.
 func (q *Queue[T]) Push(v T) error {
+	if q.word {
+		w, _ := toWord(v)
+		return q.pushWord(w)
+	}
 	if q.fixed > 0 {
 		// Encode straight into the claimed cell: no copy, no allocation.
 		pos, ci, err := q.claimPush(false)
@@ -453,7 +484,8 @@ func (q *Queue[T]) Push(v T) error {
 			}
 			return q.pushBytes(out)
 		}
-		q.publish(ci, pos, false, len(out))
+		q.setMeta(ci, len(out))
+		q.publish(ci, pos, false)
 		return nil
 	}
 	bp := q.getBuf()
@@ -482,7 +514,8 @@ func (q *Queue[T]) pushBytes(b []byte) error {
 			return err
 		}
 		copy(q.slotBytes(ci), b)
-		q.publish(ci, pos, false, len(b))
+		q.setMeta(ci, len(b))
+		q.publish(ci, pos, false)
 		return nil
 	}
 	blk, dst, err := q.allocSpill(len(b))
@@ -531,7 +564,8 @@ func (q *Queue[T]) pushSpill(blk segment.Offset, n int) error {
 	}
 	in.SetB(pos + 1)
 	binary.NativeEndian.PutUint64(q.slotBytes(ci), uint64(blk))
-	q.publish(ci, pos, true, n)
+	q.setMeta(ci, n)
+	q.publish(ci, pos, true)
 	in.End()
 	return nil
 }
@@ -560,7 +594,8 @@ func (q *Queue[T]) PushFunc(n int, fill func(b []byte)) error {
 		}()
 		fill(q.slotBytes(ci)[:n])
 		done = true
-		q.publish(ci, pos, false, n)
+		q.setMeta(ci, n)
+		q.publish(ci, pos, false)
 		return nil
 	}
 	blk, dst, err := q.allocSpill(n)
@@ -575,11 +610,21 @@ func (q *Queue[T]) PushFunc(n int, fill func(b []byte)) error {
 // not block. An item that cannot be decoded is removed and returned as an
 // error wrapping codec.ErrDecode (or ErrCorrupt).
 func (q *Queue[T]) Pop() (T, error) {
-	var v T
+	if q.word {
+		return q.popWord()
+	}
 	pos, ci, w, err := q.claimPop()
 	if err != nil {
-		return v, err
+		var zero T
+		return zero, err
 	}
+	return q.finishPop(pos, ci, w)
+}
+
+// finishPop decodes the item of cell ci, claimed for pos in state w, and
+// releases the cell.
+func (q *Queue[T]) finishPop(pos uint64, ci int, w uint64) (T, error) {
+	var v T
 	b, blk, err := q.payload(ci, w)
 	if err == nil {
 		v, err = q.codec.Decode(b) // codecs never panic on bad input
@@ -645,18 +690,77 @@ func (q *Queue[T]) payload(ci int, w uint64) ([]byte, segment.Offset, error) {
 	return b, blk, nil
 }
 
+// Futex words. notEmpty and notFull count wake-ups in their upper 31
+// bits; bit 0 (sleepersBit) says that some PopWait / PushWait may be
+// asleep on the word since the last wake-up. A sleeper sets the bit
+// (announce), re-checks the queue, and sleeps while the word keeps the
+// value it set. The first push (or pop) after that clears the bit and
+// bumps the count in one CAS, and only the winner of that CAS makes the
+// wake system call, for every sleeper; pushes that find the bit clear pay
+// one load. So a producer makes one system call per sleep of its
+// consumers, where a waiter count alone (the layout v1 scheme) made it
+// call on every push until the woken consumer got a CPU to decrement the
+// count: thousands of futex calls per sleep on a busy machine.
+// popWaiters and pushWaiters still count the waiters, for Stats and so
+// that the repair can account for a dead one.
+const sleepersBit = 1
+
+// announce sets the sleepers bit of w and returns the value to sleep on.
+func announce(w *atomic.Uint32) uint32 {
+	for {
+		v := w.Load()
+		if v&sleepersBit != 0 || w.CompareAndSwap(v, v|sleepersBit) {
+			return v | sleepersBit
+		}
+	}
+}
+
+// wake wakes every sleeper on w if the sleepers bit is set. Go's atomics
+// are sequentially consistent, so a sleeper's announce and re-check and a
+// waker's change of the queue and its load of w cannot both miss each
+// other: either the re-check sees the change, or this load sees the bit.
+func (q *Queue[T]) wake(w *atomic.Uint32) { wakeSleepers(q.seg, w) }
+
+// wakeSleepers is wake for code without a Queue (the repair, inspection
+// tools): anything that frees or fills a cell outside Push and Pop should
+// call it on notFull or notEmpty, so that every sleeper wakes.
+func wakeSleepers(seg *segment.Segment, w *atomic.Uint32) {
+	for {
+		v := w.Load()
+		if v&sleepersBit == 0 {
+			return
+		}
+		if w.CompareAndSwap(v, (v+2)&^sleepersBit) {
+			seg.Wake(w, 1<<30)
+			return
+		}
+	}
+}
+
+// waitSpins is how many times PushWait and PopWait retry, yielding the
+// processor between tries, before they announce themselves and sleep: a
+// few microseconds, less than a futex sleep and wake cost the sleeper and
+// the waker together (two system calls, and the announcement's RMWs on the
+// waiter words). A queue that stays empty or full still finds its waiters
+// asleep within those microseconds, using no CPU.
+const waitSpins = 32
+
 // PushWait is Push that waits while the queue is full, sleeping on a futex
 // until a consumer makes room or ctx ends; then it returns ctx.Err().
 func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
 	for {
 		err := q.Push(v)
+		for i := 0; i < waitSpins && errors.Is(err, ErrFull); i++ {
+			runtime.Gosched()
+			err = q.Push(v)
+		}
 		if !errors.Is(err, ErrFull) {
 			return err
 		}
 		in := q.seg.BeginIntent(segment.KindQueue, opWaitPush, q.obj.Index, 0, 0, 0)
 		q.hdr.pushWaiters.Add(1)
 		in.SetA(1)
-		seq := q.hdr.notFull.Load()
+		seq := announce(&q.hdr.notFull)
 		err = q.Push(v)
 		if !errors.Is(err, ErrFull) {
 			q.hdr.pushWaiters.Add(^uint32(0))
@@ -678,6 +782,10 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
 func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
 	for {
 		v, err := q.Pop()
+		for i := 0; i < waitSpins && errors.Is(err, ErrEmpty); i++ {
+			runtime.Gosched()
+			v, err = q.Pop()
+		}
 		if !errors.Is(err, ErrEmpty) {
 			return v, err
 		}
@@ -685,9 +793,9 @@ func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
 		q.hdr.popWaiters.Add(1)
 		in.SetA(1)
 		// Re-check after announcing ourselves: a producer that published
-		// before it could see popWaiters != 0 is seen by this Pop; one that
-		// publishes later bumps notEmpty past seq and wakes us.
-		seq := q.hdr.notEmpty.Load()
+		// before it could see the sleepers bit is seen by this Pop; one that
+		// publishes later moves notEmpty past seq and wakes us.
+		seq := announce(&q.hdr.notEmpty)
 		v, err = q.Pop()
 		if !errors.Is(err, ErrEmpty) {
 			q.hdr.popWaiters.Add(^uint32(0))

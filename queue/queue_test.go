@@ -2,12 +2,14 @@ package queue_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,7 +160,7 @@ func TestAttachRules(t *testing.T) {
 			}
 			_, err = queue.Open[int64](seg2, "arr")
 			return err
-		}, "want queue v1"},
+		}, "want queue v2"},
 	} {
 		err := c.fn()
 		if !errors.Is(err, queue.ErrMismatch) || !strings.Contains(err.Error(), c.want) {
@@ -500,5 +502,121 @@ func TestCustomCodec(t *testing.T) {
 	}
 	if _, err := queue.Open[Task](seg, "c", queue.WithCodec[int64](codec.For[int64]())); !errors.Is(err, queue.ErrInvalidOption) {
 		t.Fatalf("WithCodec of another type: %v", err)
+	}
+}
+
+// TestWordPath checks that the int64 fast path (word.go) writes what the
+// codec path reads and the other way round, and that a cell holding
+// something else is an error, not a wrong value.
+func TestWordPath(t *testing.T) {
+	seg := newSeg(t, 4<<20)
+	q, err := queue.New[int64](seg, "w", queue.Capacity(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lap := range 3 { // laps, so free and full states carry other positions
+		if err := q.Push(-7 - int64(lap)); err != nil {
+			t.Fatal(err)
+		}
+		var raw []byte
+		if err := q.PopFunc(func(b []byte) error { raw = append(raw, b...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) != 8 || int64(binary.NativeEndian.Uint64(raw)) != -7-int64(lap) {
+			t.Fatalf("word push read by PopFunc as %x", raw)
+		}
+		if err := q.PushFunc(8, func(b []byte) { binary.NativeEndian.PutUint64(b, 42) }); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := q.Pop(); err != nil || v != 42 {
+			t.Fatalf("PushFunc read by word pop: %v, %v", v, err)
+		}
+	}
+	if err := q.PushFunc(3, func(b []byte) { copy(b, "abc") }); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.Pop(); err == nil {
+		t.Fatalf("3-byte cell popped as %d, want an error", v)
+	}
+	if err := q.Push(5); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := q.Pop(); err != nil || v != 5 {
+		t.Fatalf("after a bad cell: %v, %v", v, err)
+	}
+	f, err := queue.New[float64](seg, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Push(2.5)
+	if v, err := f.Pop(); err != nil || v != 2.5 {
+		t.Fatalf("float64: %v, %v", v, err)
+	}
+}
+
+// TestWakeNotLost checks the sleepers bit (queue.go, wake): a PopWait or
+// PushWait that has gone to sleep is woken by the next push or pop, not by
+// its 100 ms timeout. Each round waits until the other side is counted as
+// a waiter (so it is asleep or about to be), then acts, and records how
+// long the wake took; a lost wake-up would take about 100 ms.
+func TestWakeNotLost(t *testing.T) {
+	seg := newSeg(t, 4<<20)
+	q, err := queue.New[int64](seg, "w", queue.Capacity(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := queue.Open[int64](reopen(t, seg), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 15
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waitFor := func(cond func(queue.Stats) bool) {
+		for !cond(q.Stats()) {
+			time.Sleep(100 * time.Microsecond)
+		}
+		time.Sleep(2 * time.Millisecond) // let it reach the futex
+	}
+	var popLat, pushLat []time.Duration
+	for i := range rounds {
+		// A sleeping PopWait, woken by a Push.
+		got := make(chan time.Time, 1)
+		go func() {
+			if _, err := other.PopWait(ctx); err != nil {
+				t.Error(err)
+			}
+			got <- time.Now()
+		}()
+		waitFor(func(s queue.Stats) bool { return s.PopWaiters == 1 })
+		start := time.Now()
+		if err := q.Push(int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		popLat = append(popLat, (<-got).Sub(start))
+
+		// A sleeping PushWait on a full queue, woken by a Pop.
+		q.Push(1)
+		go func() {
+			if err := other.PushWait(ctx, 2); err != nil {
+				t.Error(err)
+			}
+			got <- time.Now()
+		}()
+		waitFor(func(s queue.Stats) bool { return s.PushWaiters == 1 })
+		start = time.Now()
+		if _, err := q.Pop(); err != nil {
+			t.Fatal(err)
+		}
+		pushLat = append(pushLat, (<-got).Sub(start))
+		if v, err := q.Pop(); err != nil || v != 2 {
+			t.Fatalf("Pop = %d, %v", v, err)
+		}
+	}
+	for name, lat := range map[string][]time.Duration{"PopWait": popLat, "PushWait": pushLat} {
+		slices.Sort(lat)
+		if med := lat[len(lat)/2]; med > 40*time.Millisecond {
+			t.Errorf("%s woke after %v (median of %d; all %v): wake-ups are lost", name, med, rounds, lat)
+		}
 	}
 }

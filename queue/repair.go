@@ -28,9 +28,13 @@ import (
 // registry attachment, whose liveness the kernel vouches for (its OFD lock,
 // segment.Alive). This costs one CAS more per operation than Vyukov's
 // algorithm (the counter CAS cannot fail the operation, it only helps) and
-// no intent record, so the fast path stays two CAS and two stores per
-// push+pop pair plus loads; BeginIntent (a CAS on a process-wide bitmap
-// plus an atomic OR to end) would add two contended RMWs per operation.
+// no intent record; BeginIntent (a CAS on a process-wide bitmap plus an
+// atomic OR to end) would add two contended RMWs per operation. Since the
+// counters are hints, the claimer advances them with a plain store, not a
+// CAS (advanceHint in queue.go), and a Pop of an inline 8-byte value reads
+// it before one CAS from full(p) to free(p+cap), with no reading state
+// (popWord in word.go). So an int64 push+pop pair costs three locked
+// instructions: the push's claim CAS and publishing store, the pop's CAS.
 //
 // Who repairs what, and why every case is safe:
 //
@@ -40,6 +44,11 @@ import (
 //     counts one lost item. The CAS makes the recycle happen once; a
 //     (slow) live owner is never recycled because liveness is decided by
 //     the kernel lock, not by time.
+//   - A word Pop (popWord) has no reading state: a consumer killed before
+//     its CAS took nothing (the item stays for others), one killed after
+//     it holds the value in its own memory only, like a consumer killed
+//     just after Pop returned: not counted in Lost, the same window every
+//     queue has between handing over an item and the caller using it.
 //   - reading(p, X), X dead: X claimed the item and died before releasing
 //     the cell, so it may or may not have used the value; the item counts
 //     as lost (at most once delivered holds either way). Whoever waits
@@ -63,11 +72,12 @@ import (
 //     comes after SetB), so the block is freed. The allocator frees blocks
 //     never published to it on its own (its recovery hook); Free accepts
 //     those too, and frees before the hook runs, so no block is freed twice.
-//   - PopWait/PushWait count themselves in popWaiters/pushWaiters so that a
-//     push or pop only makes the wake system call when someone sleeps; the
-//     intent (opWaitPop/opWaitPush, A = 1 once counted) lets the repair take
-//     a dead sleeper off the count, so producers do not pay for a wake
-//     system call forever.
+//   - PopWait/PushWait count themselves in popWaiters/pushWaiters (for
+//     Stats); the intent (opWaitPop/opWaitPush, A = 1 once counted) lets
+//     the repair take a dead sleeper off the count. Who makes the wake
+//     system call is decided by the sleepers bit of notEmpty/notFull
+//     (queue.go, wake): a dead sleeper's bit costs the next push or pop one
+//     wake call, which clears it.
 //
 // Bounded waiting. A consumer that finds the head cell writing spins 128
 // loads, then asks whether the owner lives (a cached answer for a live
@@ -79,7 +89,9 @@ import (
 //
 // Counters. enq and deq are hints: every decision is made on a cell's
 // state word, and anyone may advance a counter past a cell that is no
-// longer free for it (CAS pos -> pos+1). Cells keep 28 bits of their
+// longer free for it (CAS pos -> pos+1); the claimer of pos advances it
+// with a plain store, which may move it back a step under a race and is
+// then corrected the same way. Cells keep 28 bits of their
 // position; a process stalled for 2^28 operations that then CASes a cell
 // still succeeds only if the cell is in exactly the state it expects, which
 // is then a correct claim of that later position.

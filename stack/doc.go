@@ -16,8 +16,10 @@
 // # Caveats
 //
 //   - Values are stored inline only: an encoding longer than the slot size
-//     (SlotSize, default 48 bytes) is ErrTooLarge. Choose the slot size for
-//     your largest value.
+//     (SlotSize, default 48 bytes) is ErrTooLarge, unlike the queue, which
+//     spills large values to the allocator. Choose the slot size for your
+//     largest value (memory is capacity x (16 + SlotSize) bytes). A spill
+//     path is planned; repair.go says how it must work to stay crash-safe.
 //   - Capacity is fixed at creation.
 //   - Operations at the top serialize on one cell: while one process is
 //     between its claim and its CAS on top, others spin (a few

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -31,6 +32,7 @@ type Stack[T any] struct {
 	slot  int
 	strW  int
 	codec codec.Codec[T]
+	word  bool // T is a plain 8-byte number with the default codec (word.go)
 	me    uint32
 	live  liveness
 	pool  sync.Pool
@@ -187,6 +189,7 @@ func attach[T any](seg *segment.Segment, obj segment.Object, o options, c codec.
 	}
 	s, g := seg.Slot()
 	st := &Stack[T]{seg: seg, obj: obj, hdr: h, words: words, data: data, cap: capacity, slot: int(slot), strW: int(stride / 8), codec: c, me: stamp(s, g)}
+	st.word = wordCodec(c)
 	st.live.seg = seg
 	return st, nil
 }
@@ -197,10 +200,32 @@ var errNoProgress = fmt.Errorf("%w: no progress after %d retries (the top or cel
 
 func (s *Stack[T]) state(i uint64) *atomic.Uint64 { return &s.words[int(i)*s.strW] }
 func (s *Stack[T]) meta(i uint64) *atomic.Uint64  { return &s.words[int(i)*s.strW+1] }
+
+// setMeta writes cell i's length with a plain store: the CAS on top that
+// publishes the push orders it (as it does the data bytes) before any
+// popper's or peeker's read, and an aligned 8-byte store is never seen
+// half done by Peek's optimistic read. An atomic store here would be one
+// more locked instruction per push.
+func (s *Stack[T]) setMeta(i uint64, n int) {
+	binary.NativeEndian.PutUint64(s.data[int(i)*s.strW*8+8:], uint64(n))
+}
 func (s *Stack[T]) slotBytes(i uint64) []byte {
 	off := int(i)*s.strW*8 + cellHeader
 	return s.data[off : off+s.slot : off+s.slot]
 }
+
+// crashHook, set only by this package's tests (crash_test.go), is called
+// at each point where a process killed there leaves a different state for
+// the survivors to repair (the four cases of repair.go). A nil check of a
+// package variable is all it costs the others.
+var crashHook func(point int)
+
+const (
+	hookPushClaimed   = iota + 1 // cell claimed and written, top not moved
+	hookPushPublished            // top moved up, cell not yet marked full
+	hookPopClaimed               // cell claimed, top not moved
+	hookPopMoved                 // top moved down, cell not yet freed
+)
 
 func backoff(i int) {
 	if i&63 == 63 {
@@ -215,6 +240,11 @@ func backoff(i int) {
 // value it read to height+1 with a new tag; only that CAS makes the item
 // visible. If the CAS fails it puts the cell back and retries.
 func (s *Stack[T]) Push(v T) error {
+	if s.word {
+		// The word fast path (word.go): no codec call, no scratch buffer.
+		x, _ := toWord(v)
+		return s.push(nil, x)
+	}
 	bp := s.getBuf()
 	defer s.pool.Put(bp)
 	enc, err := s.codec.Append((*bp)[:0], v)
@@ -225,6 +255,11 @@ func (s *Stack[T]) Push(v T) error {
 	if len(enc) > s.slot {
 		return fmt.Errorf("%w: %d bytes, the slot holds %d (SlotSize)", ErrTooLarge, len(enc), s.slot)
 	}
+	return s.push(enc, 0)
+}
+
+// push pushes the encoded value enc, or, when enc is nil, the 8-byte word x.
+func (s *Stack[T]) push(enc []byte, x uint64) error {
 	for i := 0; i < maxSpins; i++ {
 		backoff(i)
 		t := s.hdr.top.Load()
@@ -249,9 +284,20 @@ func (s *Stack[T]) Push(v T) error {
 			if !sw.CompareAndSwap(w, mine) {
 				continue
 			}
-			copy(s.slotBytes(h), enc)
-			s.meta(h).Store(uint64(len(enc)))
+			if enc == nil {
+				binary.NativeEndian.PutUint64(s.slotBytes(h), x)
+				s.setMeta(h, 8)
+			} else {
+				copy(s.slotBytes(h), enc)
+				s.setMeta(h, len(enc))
+			}
+			if crashHook != nil {
+				crashHook(hookPushClaimed)
+			}
 			if s.hdr.top.CompareAndSwap(t, nextTop(t, h+1)) {
+				if crashHook != nil {
+					crashHook(hookPushPublished)
+				}
 				sw.Store(makeState(stFull, 0))
 				return nil
 			}
@@ -334,9 +380,15 @@ func (s *Stack[T]) Pop() (T, error) {
 			if !sw.CompareAndSwap(w, mine) {
 				continue
 			}
+			if crashHook != nil {
+				crashHook(hookPopClaimed)
+			}
 			if !s.hdr.top.CompareAndSwap(t, nextTop(t, h-1)) {
 				sw.Store(w) // put it back as it was
 				continue
+			}
+			if crashHook != nil {
+				crashHook(hookPopMoved)
 			}
 			v, err := s.decode(h - 1)
 			sw.Store(makeState(stFree, 0))
@@ -355,6 +407,11 @@ func (s *Stack[T]) Pop() (T, error) {
 }
 
 func (s *Stack[T]) decode(i uint64) (T, error) {
+	if s.word {
+		if b := s.slotBytes(i); s.meta(i).Load() == 8 {
+			return fromWord[T](binary.NativeEndian.Uint64(b)), nil
+		}
+	}
 	b, err := s.payload(i)
 	if err != nil {
 		var zero T

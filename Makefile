@@ -8,11 +8,13 @@ UNIT      := $(filter-out conformance,$(MODULES))
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 1
+SOAKTIME   ?= 3m
+CORRUPTTIME ?= 10m
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # test/<module> is a pattern rule; make skips pattern rules for .PHONY targets,
 # so they are not listed here.
-.PHONY: all test test-unit test-conformance bench demo fuzz lint clean
+.PHONY: all test test-unit test-conformance bench demo fuzz lint soak corrupt clean
 
 all: lint test
 
@@ -32,6 +34,16 @@ bench:
 		echo "== $$m"; \
 		(cd $$m && $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./...) || exit 1; \
 	done
+
+# Chaos soak: every structure in one segment, workers SIGKILLed and
+# restarted, global invariants checked at the end (docs/RELIABILITY.md).
+soak:
+	cd conformance && $(GO) test -count=1 -v -timeout 0 -run '^TestSoak$$' . -args -soak.duration=$(SOAKTIME)
+
+# Corruption campaign: random byte flips in live segments, then every
+# operation of every structure; counts outcomes.
+corrupt:
+	cd conformance && $(GO) test -count=1 -v -timeout 0 -run '^TestCorruptionCampaign$$' . -args -corrupt.duration=$(CORRUPTTIME)
 
 demo:
 	cd examples && $(GO) run ./demo && $(GO) run ./demo -anonymous

@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
 
@@ -76,7 +77,8 @@ func Of(seg *segment.Segment) (*Allocator, error) {
 // Alloc returns the offset of a block with at least n usable bytes, aligned
 // to 16 bytes. Its contents are not zeroed. The block belongs to this
 // attachment until Publish; see Allocator. Does not block.
-func (a *Allocator) Alloc(n uint64) (segment.Offset, error) {
+func (a *Allocator) Alloc(n uint64) (_ segment.Offset, err error) {
+	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if n > MaxAlloc {
 		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n, uint64(MaxAlloc))
 	}
@@ -103,7 +105,8 @@ func (a *Allocator) Alloc(n uint64) (segment.Offset, error) {
 // longer frees it if this process dies. Call it before the block's offset
 // becomes visible to other processes: a death between the two then leaks
 // the block instead of freeing one that is in use.
-func (a *Allocator) Publish(off segment.Offset) error {
+func (a *Allocator) Publish(off segment.Offset) (err error) {
+	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
 	h, w, err := a.header(off)
 	if err != nil {
 		return err
@@ -120,7 +123,8 @@ func (a *Allocator) Publish(off segment.Offset) error {
 // Free returns a block to its size class. Freeing an offset that is not a
 // block, or a block already free, is an ErrInvalidFree error and changes
 // nothing. Does not block.
-func (a *Allocator) Free(off segment.Offset) error {
+func (a *Allocator) Free(off segment.Offset) (err error) {
+	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
 	h, w, err := a.header(off)
 	if err != nil {
 		return err
@@ -135,6 +139,12 @@ func (a *Allocator) release(h, w uint64) error {
 		return fmt.Errorf("%w: block %d is %s", ErrInvalidFree, h+blockHdr, stateName(st))
 	}
 	class := classOf(w)
+	if class >= len(classes) {
+		// w was read from shared memory; Free has checked it (header), but
+		// the heap walks of recovery hand over whatever the block says
+		// (found by the corruption campaign).
+		return fmt.Errorf("%w: block %d names class %d of %d", ErrCorrupt, h+blockHdr, class, len(classes))
+	}
 	if !a.block(h).state.CompareAndSwap(w, packState(stateFree, class, 0, 0)) {
 		return fmt.Errorf("%w: block %d freed twice concurrently", ErrInvalidFree, h+blockHdr)
 	}
@@ -144,7 +154,8 @@ func (a *Allocator) release(h, w uint64) error {
 }
 
 // UsableSize returns how many bytes the block at off can hold.
-func (a *Allocator) UsableSize(off segment.Offset) (uint64, error) {
+func (a *Allocator) UsableSize(off segment.Offset) (_ uint64, err error) {
+	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
 	_, w, err := a.header(off)
 	if err != nil {
 		return 0, err

@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/posixshm/posixshm/segment"
 )
@@ -52,7 +53,7 @@ func (a *Allocator) reclaim(slot int, gen uint32) (int, error) {
 			return nil
 		}
 		if s, g := ownerOf(w); s == slot && g == gen {
-			if err := a.release(h, w); err == nil {
+			if a.reclaimable(h, w) && a.release(h, w) == nil {
 				n++
 			}
 		}
@@ -61,17 +62,25 @@ func (a *Allocator) reclaim(slot int, gen uint32) (int, error) {
 	return n, err
 }
 
+// reclaimable reports whether the owned block at h, found by a heap walk,
+// names a class that its chunk was cut for; a corrupt state word must not
+// put a block on another class's list.
+func (a *Allocator) reclaimable(h, w uint64) bool {
+	return classOf(w) < len(classes) && a.checkPlacement(h, classOf(w)) == nil
+}
+
 // ReclaimDead frees every unpublished block whose owner is no longer
 // attached, whichever slot it held. Recovery normally does this per dead
 // process; tools call it after a crash of the recovering process itself.
-func (a *Allocator) ReclaimDead() (int, error) {
+func (a *Allocator) ReclaimDead() (_ int, err error) {
+	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
 	n := 0
-	_, err := a.walk(func(h, w uint64) error {
+	_, err = a.walk(func(h, w uint64) error {
 		if stateOf(w) != stateOwned {
 			return nil
 		}
 		if s, g := ownerOf(w); !a.seg.Alive(s, g) {
-			if err := a.release(h, w); err == nil {
+			if a.reclaimable(h, w) && a.release(h, w) == nil {
 				n++
 			}
 		}
@@ -86,7 +95,7 @@ func init() {
 		if err != nil {
 			return 0, err
 		}
-		return a.reclaim(slot, gen)
+		return a.reclaim(slot, gen) // under Recover's fault guard
 	})
 }
 
@@ -111,9 +120,10 @@ type Stats struct {
 }
 
 // Stats returns the heap's counters. It takes no lock and does not block.
-func (a *Allocator) Stats() Stats {
+func (a *Allocator) Stats() (st Stats) {
+	defer a.seg.Catch(nil, debug.SetPanicOnFault(true))
 	used := min(a.hdr.chunks.Load(), a.nChunks)
-	st := Stats{HeapBytes: a.nChunks * chunkSize, Chunks: a.nChunks, ChunksUsed: used}
+	st = Stats{HeapBytes: a.nChunks * chunkSize, Chunks: a.nChunks, ChunksUsed: used}
 	st.FreeBytes = (a.nChunks - used) * chunkSize
 	for i := range classes {
 		l := &a.hdr.lists[i]
@@ -151,8 +161,14 @@ type Report struct {
 // free block on no list (leaked by a process that died inside Free), and
 // counters that disagree with the blocks. Run it when no other process is
 // changing the heap; under concurrent use it reports false problems.
-func (a *Allocator) Check() Report {
-	var r Report
+func (a *Allocator) Check() (r Report) {
+	var ferr error
+	defer func() {
+		if ferr != nil {
+			r.Problems = append(r.Problems, ferr.Error())
+		}
+	}()
+	defer a.seg.Catch(&ferr, debug.SetPanicOnFault(true))
 	problem := func(format string, args ...any) {
 		if len(r.Problems) < 100 {
 			r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
@@ -162,6 +178,12 @@ func (a *Allocator) Check() Report {
 	freeBlocks := map[uint64]bool{}
 	r.LostChunks, _ = a.walk(func(h, w uint64) error {
 		r.Blocks++
+		if classOf(w) >= len(classes) {
+			// The state word is shared memory: a corrupt class byte must not
+			// index perClass (found by the corruption campaign).
+			problem("block %d: state %#x names class %d of %d", h+blockHdr, w, classOf(w), len(classes))
+			return nil
+		}
 		switch stateOf(w) {
 		case stateOwned:
 			r.Owned++

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/posixshm/posixshm/alloc"
@@ -138,7 +139,8 @@ func initBlock(seg *segment.Segment, obj segment.Object, et ElemType, n uint64) 
 // attach checks obj's header, which is untrusted, and resolves its
 // elements. Each header field is read once and only the checked copy is
 // used.
-func attach[T Elem](seg *segment.Segment, obj segment.Object) (*Array[T], error) {
+func attach[T Elem](seg *segment.Segment, obj segment.Object) (_ *Array[T], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // reads the header
 	et := elemOf[T]()
 	if obj.Kind != segment.KindArray || obj.Version != LayoutVersion {
 		return nil, fmt.Errorf("%w: object %q: want %v v%d, found %v v%d", ErrMismatch, obj.Name, segment.KindArray, LayoutVersion, obj.Kind, obj.Version)

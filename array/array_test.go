@@ -324,3 +324,14 @@ func TestCorruptHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestStats(t *testing.T) {
+	seg, _ := newSeg(t, 1<<20)
+	a, err := array.New[float32](seg, "st", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.Len != 10 || st.Elem != array.Float32 {
+		t.Fatalf("%+v", st)
+	}
+}

@@ -31,6 +31,13 @@
 //     prefix of the elements written, none torn.
 //   - An index outside [0, Len()) panics with the runtime's index error, as
 //     a Go slice does.
+//   - If a peer truncates a named or file-backed segment's file, element
+//     operations fault with SIGBUS, which Go treats as fatal: none returns
+//     an error, and a guard would cost about as much as Add itself. Guard a
+//     batch of them yourself with
+//     defer seg.Catch(&err, debug.SetPanicOnFault(true)), which turns the
+//     fault into an error wrapping segment.ErrTruncated. Anonymous segments
+//     are sealed and cannot be truncated.
 //   - Float CompareAndSwap compares bits: NaN matches the same NaN, and 0.0
 //     does not match -0.0. Float Add retries while other writers change the
 //     same element, so it is lock-free, not wait-free.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"math/bits"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/posixshm/posixshm/alloc"
@@ -37,6 +38,7 @@ type Bitset struct {
 	n     uint64          // number of bits, copied from the header at attach
 	tail  uint64          // mask of the valid bits of the last word
 	name  string
+	seg   *segment.Segment // for the fault guard of And, Or, AndNot, Xor
 }
 
 // New returns the bitset called name in seg, creating it with size bits, all
@@ -111,7 +113,8 @@ func initBlock(seg *segment.Segment, obj segment.Object, n uint64) error {
 
 // attach checks obj's header, which is untrusted, and resolves its words.
 // Each header field is read once and only the checked copy is used.
-func attach(seg *segment.Segment, obj segment.Object) (*Bitset, error) {
+func attach(seg *segment.Segment, obj segment.Object) (_ *Bitset, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // reads the header
 	if obj.Kind != segment.KindBitset || obj.Version != LayoutVersion {
 		return nil, fmt.Errorf("%w: object %q: want %v v%d, found %v v%d", ErrMismatch, obj.Name, segment.KindBitset, LayoutVersion, obj.Kind, obj.Version)
 	}
@@ -145,7 +148,7 @@ func attach(seg *segment.Segment, obj segment.Object) (*Bitset, error) {
 	if r := n % wordBits; r != 0 {
 		tail = 1<<r - 1
 	}
-	return &Bitset{words: words, bound: make([]struct{}, n), n: n, tail: tail, name: obj.Name}, nil
+	return &Bitset{words: words, bound: make([]struct{}, n), n: n, tail: tail, name: obj.Name, seg: seg}, nil
 }
 
 // Name returns the bitset's name in its segment.
@@ -337,7 +340,9 @@ func (b *Bitset) sameSize(op string, o *Bitset) error {
 // And sets b to b AND o, word by word: each word is updated atomically, the
 // whole operation is not one atomic step. o must have b's size (else
 // ErrMismatch). o may be b, or a bitset of another segment.
-func (b *Bitset) And(o *Bitset) error {
+func (b *Bitset) And(o *Bitset) (err error) {
+	defer b.seg.Catch(&err, debug.SetPanicOnFault(true))
+	defer o.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if err := b.sameSize("and", o); err != nil {
 		return err
 	}
@@ -348,7 +353,9 @@ func (b *Bitset) And(o *Bitset) error {
 }
 
 // Or sets b to b OR o, word by word; see And.
-func (b *Bitset) Or(o *Bitset) error {
+func (b *Bitset) Or(o *Bitset) (err error) {
+	defer b.seg.Catch(&err, debug.SetPanicOnFault(true))
+	defer o.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if err := b.sameSize("or", o); err != nil {
 		return err
 	}
@@ -360,7 +367,9 @@ func (b *Bitset) Or(o *Bitset) error {
 
 // AndNot sets b to b AND NOT o (clears in b the bits set in o), word by
 // word; see And.
-func (b *Bitset) AndNot(o *Bitset) error {
+func (b *Bitset) AndNot(o *Bitset) (err error) {
+	defer b.seg.Catch(&err, debug.SetPanicOnFault(true))
+	defer o.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if err := b.sameSize("andnot", o); err != nil {
 		return err
 	}
@@ -372,7 +381,9 @@ func (b *Bitset) AndNot(o *Bitset) error {
 
 // Xor sets b to b XOR o, word by word, each word by a compare-and-swap loop;
 // see And. Xor of a bitset with itself clears it.
-func (b *Bitset) Xor(o *Bitset) error {
+func (b *Bitset) Xor(o *Bitset) (err error) {
+	defer b.seg.Catch(&err, debug.SetPanicOnFault(true))
+	defer o.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if err := b.sameSize("xor", o); err != nil {
 		return err
 	}

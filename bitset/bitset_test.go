@@ -415,3 +415,16 @@ func TestConcurrentSetClear(t *testing.T) {
 		t.Fatalf("Count %d after every bit was set, cleared and flipped; want all %d", b.Count(), n)
 	}
 }
+
+func TestStats(t *testing.T) {
+	seg, _ := newSeg(t, 1<<20)
+	b, err := bitset.New(seg, "st", 130)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Set(1)
+	b.Set(129)
+	if st := b.Stats(); st.Len != 130 || st.Set != 2 {
+		t.Fatalf("%+v", st)
+	}
+}

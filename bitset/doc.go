@@ -29,6 +29,13 @@
 //     segment) and copy.
 //   - A *Bitset must not be used after its Segment is closed: the words are
 //     unmapped and touching them faults.
+//   - If a peer truncates a named or file-backed segment's file, And, Or,
+//     Xor and AndNot return an error wrapping segment.ErrTruncated; the other
+//     methods return no error and stay unguarded (a guard costs about as
+//     much as Set itself), so they fault with SIGBUS, which Go treats as
+//     fatal. Guard a batch of them yourself:
+//     defer seg.Catch(&err, debug.SetPanicOnFault(true)). Anonymous
+//     segments are sealed and cannot be truncated.
 //   - Shared memory is untrusted: the header is checked on attach (magic,
 //     version, length against the directory entry and the block size), and
 //     bits a peer sets past Len are ignored. A peer can still set or clear

@@ -7,6 +7,7 @@ var (
 	HeaderSize     = unsafe.Sizeof(header{})
 	LiveOffset     = unsafe.Offsetof(header{}.live)
 	RepairedOffset = unsafe.Offsetof(header{}.repaired)
+	HighWaterOff   = unsafe.Offsetof(header{}.highWater)
 	SeedOffset     = unsafe.Offsetof(header{}.seed)
 	MaxRecOffset   = unsafe.Offsetof(header{}.maxRecord)
 	RecordHdrSize  = unsafe.Sizeof(recordHeader{})

@@ -24,7 +24,7 @@ import (
 
 // LayoutVersion is the version of the layout in this file; a map with
 // another version is refused on attach.
-const LayoutVersion uint32 = 1
+const LayoutVersion uint32 = 2
 
 const (
 	headerMagic uint64 = 0x50414d4848534d50 // "PMSHHMAP" read little-endian
@@ -59,8 +59,18 @@ type header struct {
 	maxRecord uint64        // 56: max key+value bytes of one record
 	live      atomic.Int64  // 64: live entries (+1 by an insert before it claims a slot, -1 by a delete); atomic
 	repaired  atomic.Uint64 // 72: writes of dead processes that recovery completed or undid (Stats.Repaired); atomic
-	_         [48]byte      // 80: pad to 128: live is written by every insert and delete, keep slot 0 off its line
+	highWater atomic.Uint64 // 80: largest live count reached; CAS by the insert that raises it (on live's line, which inserts write anyway)
+	_         [40]byte      // 88: pad to 128: live is written by every insert and delete, keep slot 0 off its line
 }
+
+// After the slots, at headerSize + 8*slots (64-aligned, since objects start
+// on a cache line and slots is a power of two >= 8), lies a
+// segment.Counters set: one line per registry slot, so that counting
+// operations never makes processes share a written line.
+const (
+	ctrStores  = 0 // writes that stored a value (Store, Swap, LoadOrStore, CompareAndSwap, inserts)
+	ctrDeletes = 1 // writes that deleted a key
+)
 
 // A slot word, changed only by CAS.
 //

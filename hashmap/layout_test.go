@@ -18,6 +18,7 @@ func TestLayoutPinned(t *testing.T) {
 		{"header.maxRecord", hashmap.MaxRecOffset, 56},
 		{"header.live", hashmap.LiveOffset, 64},
 		{"header.repaired", hashmap.RepairedOffset, 72},
+		{"header.highWater", hashmap.HighWaterOff, 80},
 		{"record header size", hashmap.RecordHdrSize, 32},
 		{"record.ownerSlot", hashmap.RecordOwnerOff, 16},
 	} {

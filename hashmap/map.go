@@ -133,7 +133,7 @@ func open[K keyType, V any](seg *segment.Segment, name string, create bool, opts
 			Kind:    segment.KindHashMap,
 			Version: LayoutVersion,
 			Params:  [4]uint64{capacity, nslots, kfp, vfp},
-			Size:    headerSize + 8*nslots,
+			Size:    headerSize + 8*nslots + segment.CountersSize(seg),
 		}
 		obj, _, err = seg.FindOrCreate(name, spec, al, func(o segment.Object) error {
 			return initMap(seg, o, uint64(cfg.maxRecord))
@@ -177,6 +177,11 @@ func initMap(seg *segment.Segment, o segment.Object, maxRecord uint64) error {
 	for i := range slots {
 		slots[i].Store(0)
 	}
+	ctr, err := seg.Bytes(o.Offset+headerSize+8*segment.Offset(o.Params[1]), segment.CountersSize(seg))
+	if err != nil {
+		return err
+	}
+	clear(ctr) // the block is not zeroed, and nobody else sees it yet
 	*h = header{
 		magic:     headerMagic,
 		version:   LayoutVersion,
@@ -200,8 +205,12 @@ func attachTable(seg *segment.Segment, al *alloc.Allocator, obj segment.Object) 
 	if p[1] < 8 || p[1] > 2*MaxMaxEntries || p[1]&(p[1]-1) != 0 || p[0] < 1 || p[0] > p[1] {
 		return nil, bad("capacity %d with %d slots", p[0], p[1])
 	}
-	if obj.Size < headerSize+8*p[1] {
-		return nil, bad("block of %d bytes holds no %d slots", obj.Size, p[1])
+	if obj.Size < headerSize+8*p[1]+segment.CountersSize(seg) {
+		return nil, bad("block of %d bytes holds no %d slots and their counters", obj.Size, p[1])
+	}
+	ops, err := segment.CountersAt(seg, obj.Offset+headerSize+8*segment.Offset(p[1]))
+	if err != nil {
+		return nil, err
 	}
 	h, err := segment.At[header](seg, obj.Offset)
 	if err != nil {
@@ -229,7 +238,7 @@ func attachTable(seg *segment.Segment, al *alloc.Allocator, obj segment.Object) 
 	heapOff, _ := seg.Heap()
 	rs, rg := seg.Slot()
 	return &table{
-		seg: seg, al: al, mem: mem, hdr: h, slots: slots, mask: p[1] - 1,
+		seg: seg, al: al, mem: mem, hdr: h, slots: slots, ops: ops, mask: p[1] - 1,
 		obj: obj.Index, name: obj.Name, seed: h.seed, capacity: int64(p[0]),
 		maxRecord: h.maxRecord, heapLo: uint64(heapOff), regSlot: rs, regGen: rg,
 	}, nil
@@ -528,13 +537,23 @@ type Stats struct {
 	InFlight   int // slots claimed by an insert, or pending a writer's last step
 	Counter    int // the Len counter, for comparison with Live
 	Repaired   int // writes of dead processes that recovery completed or undid, since creation
+	HighWater  int // most keys the map has held at once
+	// Stores and Deletes count completed writes since creation, summed
+	// over per-process counter lines (no process shares a written line).
+	// Loads are not counted: a counter would cost a read a fifth of its
+	// time.
+	Stores, Deletes uint64
 }
 
 // Stats scans the table. It takes no lock; under concurrent writes the
 // counts are approximate, at rest exact.
 func (m *Map[K, V]) Stats() Stats {
 	t := m.t
-	st := Stats{Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load()), Repaired: int(t.hdr.repaired.Load())}
+	st := Stats{
+		Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load()), Repaired: int(t.hdr.repaired.Load()),
+		HighWater: int(min(t.hdr.highWater.Load(), uint64(t.capacity))),
+		Stores:    t.ops.Sum(ctrStores), Deletes: t.ops.Sum(ctrDeletes),
+	}
 	for i := range t.slots {
 		w := t.slots[i].Load()
 		switch stateOf(w) {
@@ -686,9 +705,13 @@ func mutate[K keyType](t *table, key K, put []byte, decide func(cur []byte, pres
 			return err
 		}
 		if !counted {
-			if t.hdr.live.Add(1) > t.capacity {
+			n := t.hdr.live.Add(1)
+			if n > t.capacity {
 				t.hdr.live.Add(-1)
 				return fmt.Errorf("%w: map %q holds its capacity of %d keys", ErrFull, t.name, t.capacity)
+			}
+			if uint64(n) > t.hdr.highWater.Load() {
+				segment.Max(&t.hdr.highWater, uint64(n))
 			}
 			counted = true
 			if testHook != nil {

@@ -54,6 +54,7 @@ type table struct {
 	mem       []byte // the whole segment, for bounds-checked record reads
 	hdr       *header
 	slots     []atomic.Uint64
+	ops       *segment.Counters // ctrStores, ctrDeletes; this process's line
 	mask      uint64
 	obj       uint32 // directory index, named in intent records
 	name      string
@@ -460,6 +461,11 @@ func (t *table) finish(i, pw, old uint64) bool {
 			testHook(hkTombCleared)
 		}
 		t.hdr.live.Add(-1)
+	}
+	if stateOf(pw) == stLive {
+		t.ops.Add(ctrStores, 1)
+	} else {
+		t.ops.Add(ctrDeletes, 1)
 	}
 	if testHook != nil {
 		testHook(hkCleared)

@@ -326,6 +326,7 @@ func RepairCells(seg *segment.Segment, name string) (int, error) {
 		if sw.CompareAndSwap(w, makeState(uint64(cellPos(w))+v.cap, stFree, false, 0)) {
 			n++
 			v.hdr.lost.Add(1)
+			v.hdr.repaired.Add(1)
 			if blk != 0 {
 				al.Free(blk) // an error means the block was bad: nothing to free
 			}

@@ -67,8 +67,15 @@ type header struct {
 	popWaiters  atomic.Uint32 // 204: goroutines in PopWait about to sleep or asleep
 	notFull     atomic.Uint32 // 208: futex word: as notEmpty, for PushWait, cleared by a consumer
 	pushWaiters atomic.Uint32 // 212: goroutines in PushWait about to sleep or asleep
-	_           [40]byte      // 216: pad to 256
+	sleeps      atomic.Uint64 // 216: futex sleeps in PushWait and PopWait, ever; Add by the sleeper (slow path only)
+	highWater   atomic.Uint64 // 224: largest length seen, sampled every 64th push (stats.go); CAS when it rises
+	repaired    atomic.Uint64 // 232: leftovers of dead processes repaired (cells recycled, intents settled); Add by the repairer
+	_           [16]byte      // 240: pad to 256
 }
+
+// Counters on this line are written off the fast path only (a sleep, a
+// repair, a new high-water mark), so the producers and consumers that read
+// the futex words here on every operation rarely lose the line.
 
 // qMagic is "PSHMQUE1" as a little-endian uint64.
 const qMagic uint64 = 0x314555514d485350

@@ -26,6 +26,9 @@ func TestLayout(t *testing.T) {
 		{"popWaiters", unsafe.Offsetof(h.popWaiters), 204},
 		{"notFull", unsafe.Offsetof(h.notFull), 208},
 		{"pushWaiters", unsafe.Offsetof(h.pushWaiters), 212},
+		{"sleeps", unsafe.Offsetof(h.sleeps), 216},
+		{"highWater", unsafe.Offsetof(h.highWater), 224},
+		{"repaired", unsafe.Offsetof(h.repaired), 232},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -348,6 +348,9 @@ func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
 		case d == 0 && st == stFree:
 			if sw.CompareAndSwap(w, makeState(pos, stWriting, spill, q.me)) {
 				advanceHint(&q.hdr.enq, q.hb[hintEnq:hintEnq+8], pos)
+				if pos&(highWaterEvery-1) == 0 {
+					q.sampleHighWater(pos)
+				}
 				return pos, ci, nil
 			}
 		case d >= 0:
@@ -767,6 +770,7 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
 			in.End()
 			return err
 		}
+		q.hdr.sleeps.Add(1)
 		werr := q.seg.Wait(ctx, &q.hdr.notFull, seq)
 		q.hdr.pushWaiters.Add(^uint32(0))
 		in.End()
@@ -802,6 +806,7 @@ func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
 			in.End()
 			return v, err
 		}
+		q.hdr.sleeps.Add(1)
 		werr := q.seg.Wait(ctx, &q.hdr.notEmpty, seq)
 		q.hdr.popWaiters.Add(^uint32(0))
 		in.End()
@@ -881,21 +886,3 @@ func (q *Queue[T]) Full() bool { return q.Len() == q.Cap() }
 // than this spill to the allocator.
 func (q *Queue[T]) SlotSize() int { return q.slot }
 
-// Stats describes a queue. Fields are read one by one without a lock.
-type Stats struct {
-	Len, Cap int
-	SlotSize int
-	// Lost counts items whose push or pop was cut short by the death of
-	// the process doing it (see Caveats in the package documentation).
-	Lost uint64
-	// PopWaiters and PushWaiters count goroutines in PopWait / PushWait.
-	PopWaiters, PushWaiters uint32
-}
-
-// Stats returns the queue's counters.
-func (q *Queue[T]) Stats() Stats {
-	return Stats{
-		Len: q.Len(), Cap: q.Cap(), SlotSize: q.slot, Lost: q.hdr.lost.Load(),
-		PopWaiters: q.hdr.popWaiters.Load(), PushWaiters: q.hdr.pushWaiters.Load(),
-	}
-}

@@ -123,10 +123,12 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 	case opWaitPop:
 		if rec.A == 1 {
 			decrement(&v.hdr.popWaiters)
+			v.hdr.repaired.Add(1)
 		}
 	case opWaitPush:
 		if rec.A == 1 {
 			decrement(&v.hdr.pushWaiters)
+			v.hdr.repaired.Add(1)
 		}
 	case opPushSpill:
 		al, err := alloc.Of(seg)
@@ -146,6 +148,7 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 		if cellState(w) == stWriting && posDiff(cellPos(w), pos) == 0 && cellOwner(w) == stamp(rec.Slot, rec.Gen) {
 			if sw.CompareAndSwap(w, makeState(pos+v.cap, stFree, false, 0)) {
 				v.hdr.lost.Add(1)
+				v.hdr.repaired.Add(1)
 				al.Free(blk)
 			}
 		}
@@ -194,6 +197,7 @@ func (q *Queue[T]) recycle(ci int, w uint64, pos uint64) bool {
 	}
 	if sw.CompareAndSwap(w, makeState(pos+q.cap, stFree, false, 0)) {
 		q.hdr.lost.Add(1)
+		q.hdr.repaired.Add(1)
 		if blk != 0 {
 			q.al.Free(blk) // an error means the block was bad: nothing to free
 		}

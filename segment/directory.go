@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"hash/fnv"
+	"runtime/debug"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +58,8 @@ type Object struct {
 	Kind    Kind
 	Version uint32
 	Params  [4]uint64
-	Offset  Offset // of the object's block in the heap
+	Offset  Offset // where the object's bytes start: Block rounded up to 64, so objects start on a cache line
+	Block   Offset // the heap block holding the object (what the heap frees)
 	Size    uint64
 	Index   uint32 // directory index; names the object in intent records
 }
@@ -85,6 +87,7 @@ type Heap interface {
 // A creator that dies inside init leaves an entry that the next directory
 // change discards, returning its block to heap.
 func (s *Segment) FindOrCreate(name string, spec Spec, heap Heap, init func(Object) error) (obj Object, created bool, err error) {
+	defer s.Catch(&err, debug.SetPanicOnFault(true))
 	if err := checkObjectName(name); err != nil {
 		return Object{}, false, err
 	}
@@ -119,7 +122,8 @@ func (s *Segment) FindOrCreate(name string, spec Spec, heap Heap, init func(Obje
 // Lookup returns the object called name, or ErrNotFound. It takes no lock,
 // so it works on a ReadOnly segment and never waits for a creator: an object
 // still being created is not found yet.
-func (s *Segment) Lookup(name string) (Object, error) {
+func (s *Segment) Lookup(name string) (_ Object, err error) {
+	defer s.Catch(&err, debug.SetPanicOnFault(true))
 	if err := checkObjectName(name); err != nil {
 		return Object{}, err
 	}
@@ -167,7 +171,8 @@ func (s *Segment) Lookup(name string) (Object, error) {
 // Delete removes the object called name and frees its block into heap. No
 // process may use the object afterwards: Delete does not know who still
 // holds it. Deleting a missing name is ErrNotFound.
-func (s *Segment) Delete(name string, heap Heap) error {
+func (s *Segment) Delete(name string, heap Heap) (err error) {
+	defer s.Catch(&err, debug.SetPanicOnFault(true))
 	if err := checkObjectName(name); err != nil {
 		return err
 	}
@@ -192,8 +197,8 @@ func (s *Segment) Delete(name string, heap Heap) error {
 // Objects returns a snapshot of the objects in the directory. It takes no
 // lock: each entry is copied and kept only if it did not change meanwhile,
 // so an object created or deleted during the call may or may not appear.
-func (s *Segment) Objects() []Object {
-	var objs []Object
+func (s *Segment) Objects() (objs []Object) {
+	defer s.Catch(nil, debug.SetPanicOnFault(true))
 	for i := range s.dir {
 		e := &s.dir[i]
 		for try := 0; try < 8; try++ {
@@ -289,7 +294,10 @@ func (s *Segment) create(idx int, name string, spec Spec, heap Heap, init func(O
 	e.ctl.Store(makeEntryCtl(entryCreating, seq))
 	discard := func() { seq++; e.ctl.Store(makeEntryCtl(entryDeleted, seq)) }
 
-	off, err := heap.Alloc(spec.Size)
+	// Allocator payloads are 16-aligned; ask for enough to start the
+	// object on a cache line, so its hot words line up with the lines
+	// its layout plans for.
+	off, err := heap.Alloc(spec.Size + objectAlign - 16)
 	if err != nil {
 		discard()
 		return Object{}, fmt.Errorf("segment: create %v %q (%d bytes): %w", spec.Kind, name, spec.Size, err)
@@ -301,7 +309,7 @@ func (s *Segment) create(idx int, name string, spec Spec, heap Heap, init func(O
 		return Object{}, err
 	}
 	e.off = uint64(off)
-	obj := Object{Name: name, Kind: spec.Kind, Version: spec.Version, Params: spec.Params, Offset: off, Size: spec.Size, Index: uint32(idx)}
+	obj := Object{Name: name, Kind: spec.Kind, Version: spec.Version, Params: spec.Params, Offset: alignObject(off), Block: off, Size: spec.Size, Index: uint32(idx)}
 	if err := init(obj); err != nil {
 		discard()
 		heap.Free(off)
@@ -323,15 +331,21 @@ func (s *Segment) entryObject(idx uint32) (Object, error) {
 		Kind:    Kind(e.kind),
 		Version: e.version,
 		Params:  e.params,
-		Offset:  Offset(e.off),
+		Offset:  alignObject(Offset(e.off)),
+		Block:   Offset(e.off),
 		Size:    e.size,
 		Index:   idx,
 	}
-	if !s.inHeap(e.off, e.size) {
+	if !s.inHeap(e.off, e.size) || !s.inHeap(uint64(obj.Offset), e.size) {
 		return Object{}, fmt.Errorf("%w: object %q: block [%d, +%d) is outside the heap [%d, %d)", ErrCorrupt, obj.Name, e.off, e.size, s.heapOff, s.size)
 	}
 	return obj, nil
 }
+
+// objectAlign is the alignment of every object's start.
+const objectAlign = 64
+
+func alignObject(off Offset) Offset { return (off + objectAlign - 1) &^ (objectAlign - 1) }
 
 // inHeap reports whether [off, off+n) lies within the heap, without overflow.
 func (s *Segment) inHeap(off, n uint64) bool {
@@ -340,7 +354,8 @@ func (s *Segment) inHeap(off, n uint64) bool {
 
 // ObjectAt returns the object at directory index idx, as named by an intent
 // record; repair functions use it.
-func (s *Segment) ObjectAt(idx uint32) (Object, error) {
+func (s *Segment) ObjectAt(idx uint32) (_ Object, err error) {
+	defer s.Catch(&err, debug.SetPanicOnFault(true))
 	if idx >= uint32(len(s.dir)) {
 		return Object{}, fmt.Errorf("%w: directory index %d of %d", ErrCorrupt, idx, len(s.dir))
 	}

@@ -104,8 +104,8 @@ type dirEntry struct {
 	nameLen     uint32        // 16
 	creatorSlot uint32        // 20: registry slot of the creating process
 	creatorGen  uint64        // 24: that slot's generation at creation
-	off         uint64        // 32: offset of the object's block (0 while unallocated)
-	size        uint64        // 40: size of that block
+	off         uint64        // 32: offset of the object's heap block (0 while unallocated); the object starts at off rounded up to 64
+	size        uint64        // 40: bytes of the object, from its 64-aligned start
 	params      [4]uint64     // 48: kind-specific parameters
 	name        [MaxObjectName]byte
 }

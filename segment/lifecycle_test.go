@@ -64,7 +64,16 @@ func TestAnonymousAttachFD(t *testing.T) {
 	}
 	// Attach through the descriptor, as a child would: a second handle
 	// with its own registry slot on the same memory.
-	o, err := segment.AttachFD(int(f.Fd()))
+	// AttachFD closes the descriptor it is given on success, and f (an
+	// *os.File) would close the same number again from its finalizer,
+	// possibly after the number was reused by another test's file: hand it
+	// a duplicate.
+	dup, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o, err := segment.AttachFD(dup)
 	if err != nil {
 		t.Fatal(err)
 	}

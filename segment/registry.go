@@ -3,6 +3,7 @@ package segment
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -54,7 +55,8 @@ func (s *Segment) Slot() (slot int, gen uint32) { return s.slot, s.gen }
 // Alive reports whether the attachment (slot, gen) is still open: its slot
 // has not been released or reclaimed and its lock is held. It costs a
 // system call unless slot is this handle's own.
-func (s *Segment) Alive(slot int, gen uint32) bool {
+func (s *Segment) Alive(slot int, gen uint32) (alive bool) {
+	defer s.Catch(nil, debug.SetPanicOnFault(true))
 	if slot < 0 || slot >= len(s.reg) {
 		return false
 	}
@@ -80,8 +82,8 @@ type Process struct {
 }
 
 // Processes lists the slots in use, live or dead. It takes no lock.
-func (s *Segment) Processes() []Process {
-	var ps []Process
+func (s *Segment) Processes() (ps []Process) {
+	defer s.Catch(nil, debug.SetPanicOnFault(true))
 	for i := range s.reg {
 		sl := &s.reg[i]
 		ctl := sl.ctl.Load()
@@ -174,8 +176,8 @@ type Report struct {
 // and the recovery hooks, then frees the slot. Open runs it too. Only one
 // process repairs a given slot at a time: it holds that slot's lock while it
 // works, so if it dies as well, the next Recover starts over.
-func (s *Segment) Recover() (Report, error) {
-	var rep Report
+func (s *Segment) Recover() (rep Report, err error) {
+	defer s.Catch(&err, debug.SetPanicOnFault(true))
 	if s.closed.Load() {
 		return rep, ErrClosed
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,7 +290,7 @@ func attach(name, path string, fd int, size int64, o options) (_ *Segment, err e
 			if unlockedSince.IsZero() {
 				unlockedSince = time.Now()
 			} else if time.Since(unlockedSince) > 200*time.Millisecond {
-				return nil, fmt.Errorf("%w: %s: its creator died before finishing; OpenOrCreate with a size takes it over, or Remove it", ErrNotReady, name)
+				return nil, fmt.Errorf("%w: %s: the file is %d bytes of zeros: its creator died before finishing (or someone truncated it); OpenOrCreate with a size takes it over, or Remove it", ErrNotReady, name, st.Size)
 			}
 		} else {
 			unlockedSince = time.Time{}
@@ -323,7 +324,7 @@ func readHeader(fd int, fileSize int64) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("%w: no %q magic at the start of the file", ErrForeign, "PSHMSEG1")
 	}
 	if got < headerSize {
-		return nil, false, fmt.Errorf("%w: file is %d bytes, shorter than the %d-byte header", ErrCorrupt, fileSize, headerSize)
+		return nil, false, fmt.Errorf("%w: file is %d bytes, shorter than the %d-byte header (was it truncated?)", ErrCorrupt, fileSize, headerSize)
 	}
 	return buf, native.Uint32(buf[128:]) == stateReady, nil
 }
@@ -523,8 +524,7 @@ func (s *Segment) Close() error {
 		return nil
 	}
 	if s.slot >= 0 {
-		sl := &s.reg[s.slot]
-		sl.ctl.Store(uint64(s.gen)<<32 | slotFree)
+		s.releaseSlot()
 		unlock(s.fd, lockSlotBase+int64(s.slot))
 	}
 	// s.mem keeps its (now dangling) value: other goroutines may still read
@@ -534,6 +534,13 @@ func (s *Segment) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// releaseSlot marks this handle's slot free. On a truncated file the store
+// faults; the slot's lock is released anyway, which is what peers check.
+func (s *Segment) releaseSlot() {
+	defer s.Catch(nil, debug.SetPanicOnFault(true))
+	s.reg[s.slot].ctl.Store(uint64(s.gen)<<32 | slotFree)
 }
 
 // Remove unlinks s's file; see the function Remove. s stays usable. For an
@@ -558,7 +565,10 @@ func (s *Segment) Path() string { return s.path }
 func (s *Segment) Size() int64 { return int64(s.size) }
 
 // Created returns when the segment was created.
-func (s *Segment) Created() time.Time { return time.Unix(0, s.hdr.createdNanos) }
+func (s *Segment) Created() (t time.Time) {
+	defer s.Catch(nil, debug.SetPanicOnFault(true))
+	return time.Unix(0, s.hdr.createdNanos)
+}
 
 // Heap returns the offset and length of the heap, the region the alloc
 // module manages. Both are fixed at creation and validated on open.

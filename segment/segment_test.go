@@ -281,7 +281,7 @@ func TestDirectory(t *testing.T) {
 	if err != nil || !created || inits != 1 {
 		t.Fatalf("create: %+v %v %v inits=%d", obj, created, err, inits)
 	}
-	if !h.published[obj.Offset] {
+	if !h.published[obj.Block] || obj.Offset%64 != 0 {
 		t.Fatal("block not published")
 	}
 	again, created, err := s.FindOrCreate("tasks", spec, h, initFn)

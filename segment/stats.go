@@ -2,6 +2,7 @@ package segment
 
 import (
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,13 +25,17 @@ type Stats struct {
 
 // Stats returns the segment's statistics. It takes no lock; the counts are
 // a moment's view while other processes come and go.
-func (s *Segment) Stats() (Stats, error) {
+func (s *Segment) Stats() (_ Stats, err error) {
+	defer s.Catch(&err, debug.SetPanicOnFault(true))
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(s.fd, &st); err != nil {
 		return Stats{}, fmt.Errorf("segment %s: stat: %w", s.name, err)
+	}
+	if uint64(st.Size) < s.size {
+		return Stats{}, fmt.Errorf("%w: %s: the file is %d bytes but the header says %d (another process truncated it)", ErrTruncated, s.name, st.Size, s.size)
 	}
 	out := Stats{
 		Name:             s.name,

@@ -258,6 +258,7 @@ func RepairCells(seg *segment.Segment, name string) (int, error) {
 		}
 		if sw.CompareAndSwap(w, next) {
 			n++
+			v.hdr.repaired.Add(1)
 			if lost {
 				v.hdr.lost.Add(1)
 			}

@@ -50,8 +50,10 @@ type header struct {
 	top atomic.Uint64 // 64
 	_   [56]byte      // padding to prevent false sharing
 
-	lost atomic.Uint64 // 128: items lost with dead processes; Add by any process
-	_    [56]byte
+	lost      atomic.Uint64 // 128: items lost with dead processes; Add by any process
+	highWater atomic.Uint64 // 136: largest height reached; CAS by the pusher that raises it (rare after warm-up)
+	repaired  atomic.Uint64 // 144: cells of dead processes settled; Add by the repairer
+	_         [40]byte
 }
 
 // Each cell is:

@@ -19,6 +19,8 @@ func TestLayout(t *testing.T) {
 		{"fingerprint", unsafe.Offsetof(h.fingerprint), 24},
 		{"top", unsafe.Offsetof(h.top), 64},
 		{"lost", unsafe.Offsetof(h.lost), 128},
+		{"highWater", unsafe.Offsetof(h.highWater), 136},
+		{"repaired", unsafe.Offsetof(h.repaired), 144},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)

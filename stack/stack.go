@@ -298,6 +298,9 @@ func (s *Stack[T]) push(enc []byte, x uint64) error {
 				if crashHook != nil {
 					crashHook(hookPushPublished)
 				}
+				if uint64(h+1) > s.hdr.highWater.Load() {
+					segment.Max(&s.hdr.highWater, uint64(h+1))
+				}
 				sw.Store(makeState(stFull, 0))
 				return nil
 			}
@@ -334,8 +337,11 @@ func (s *Stack[T]) settle(sw *atomic.Uint64, w, next uint64, lost bool) {
 	if !s.live.dead(cellOwner(w), s.me) {
 		return
 	}
-	if sw.CompareAndSwap(w, next) && lost {
-		s.hdr.lost.Add(1)
+	if sw.CompareAndSwap(w, next) {
+		s.hdr.repaired.Add(1)
+		if lost {
+			s.hdr.lost.Add(1)
+		}
 	}
 }
 
@@ -485,15 +491,36 @@ func (s *Stack[T]) Cap() int { return int(s.cap) }
 // SlotSize returns the largest encoded value the stack holds, in bytes.
 func (s *Stack[T]) SlotSize() int { return s.slot }
 
-// Stats describes a stack.
+// Stats describes a stack, for programs and tools. Counting costs the fast
+// path nothing: operations are counted by the tag of the top word, which
+// every push and pop increments anyway, and the high-water mark is written
+// only when it rises.
 type Stats struct {
 	Len, Cap, SlotSize int
+	// HighWater is the largest height the stack has reached.
+	HighWater int
+	// Ops counts successful pushes and pops, modulo 2^32 (the tag's width);
+	// Pushed and Popped derive from it and the height, and so are exact
+	// until 2^32 operations.
+	Ops            uint32
+	Pushed, Popped uint64
 	// Lost counts items popped by a process that died before it finished
 	// reading them.
 	Lost uint64
+	// Repaired counts cells that dead processes left claimed and that were
+	// settled (made full again, or freed).
+	Repaired uint64
 }
 
 // Stats returns the stack's counters, read without a lock.
 func (s *Stack[T]) Stats() Stats {
-	return Stats{Len: s.Len(), Cap: s.Cap(), SlotSize: s.slot, Lost: s.hdr.lost.Load()}
+	t := s.hdr.top.Load()
+	h := uint64(min(height(t), s.cap))
+	ops := uint32(t >> 32)
+	return Stats{
+		Len: int(h), Cap: s.Cap(), SlotSize: s.slot,
+		HighWater: int(min(max(s.hdr.highWater.Load(), h), s.cap)),
+		Ops:       ops, Pushed: (uint64(ops) + h) / 2, Popped: (uint64(ops) - min(h, uint64(ops))) / 2,
+		Lost:      s.hdr.lost.Load(), Repaired: s.hdr.repaired.Load(),
+	}
 }

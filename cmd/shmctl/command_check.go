@@ -116,10 +116,10 @@ func checkSegment(seg *segment.Segment) []string {
 			add("%s: block [%d, +%d) lies outside the heap [%d, +%d)", where, obj.Offset, obj.Size, heapOff, heapSize)
 			continue
 		}
-		if n, err := al.UsableSize(obj.Offset); err != nil {
-			add("%s: offset %d is not an allocated block: %v", where, obj.Offset, err)
-		} else if n < obj.Size {
-			add("%s: needs %d bytes, its block holds %d", where, obj.Size, n)
+		if n, err := al.UsableSize(obj.Block); err != nil {
+			add("%s: offset %d is not an allocated block: %v", where, obj.Block, err)
+		} else if pad := uint64(obj.Offset - obj.Block); n < pad+obj.Size {
+			add("%s: needs %d bytes, its block holds %d", where, pad+obj.Size, n)
 		}
 		if prev != nil && uint64(prev.Offset)+prev.Size > uint64(obj.Offset) {
 			add("%s overlaps object %q", where, prev.Name)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/array"
 	"github.com/posixshm/posixshm/bitset"
 	"github.com/posixshm/posixshm/hashmap"
@@ -104,5 +105,23 @@ func run(name string) error {
 	arr.Store(0, 42.5)
 	arr.Add(0, 0.5)
 	fmt.Println("arr[0] =", arr.Load(0), "len", len(arr.Slice()))
+
+	// Every structure, the segment and its heap report plain statistics.
+	fmt.Printf("queue: %+v\n", q.Stats())
+	fmt.Printf("stack: %+v\n", st.Stats())
+	fmt.Printf("map:   %+v\n", cache.Stats())
+	fmt.Printf("flags: %+v\n", flags.Stats())
+	segStats, err := seg.Stats()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("segment: %d bytes (%d reserved), %d objects, %d processes attached\n",
+		segStats.Size, segStats.ReservedBytes, segStats.Objects, segStats.ProcessesLive)
+	heap, err := alloc.Of(seg)
+	if err != nil {
+		return err
+	}
+	hs := heap.Stats()
+	fmt.Printf("heap: %d bytes used, %d free\n", hs.UsedBytes, hs.FreeBytes)
 	return nil
 }

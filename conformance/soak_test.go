@@ -1,0 +1,499 @@
+package conformance_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/array"
+	"github.com/posixshm/posixshm/bitset"
+	"github.com/posixshm/posixshm/conformance/harness"
+	"github.com/posixshm/posixshm/hashmap"
+	"github.com/posixshm/posixshm/queue"
+	"github.com/posixshm/posixshm/segment"
+	"github.com/posixshm/posixshm/stack"
+)
+
+// TestSoak is the chaos soak: worker processes run a mixed workload on every
+// structure of one segment while the supervisor (this test) SIGKILLs random
+// workers, runs segment recovery and restarts them; at the end it checks
+// global invariants and prints a summary. Its length is -soak.duration (or
+// $SOAK_DURATION); by default it runs 20s (8s with -short) as part of
+// `make test`, and `make soak` runs it for minutes.
+var soakDurationFlag = flag.Duration("soak.duration", 0, "length of TestSoak's chaos phase (default 20s, 8s with -short; or $SOAK_DURATION)")
+
+func soakDuration(t *testing.T) time.Duration {
+	if *soakDurationFlag > 0 {
+		return *soakDurationFlag
+	}
+	if s := os.Getenv("SOAK_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("SOAK_DURATION: %v", err)
+		}
+		return d
+	}
+	if testing.Short() {
+		return 8 * time.Second
+	}
+	return 20 * time.Second
+}
+
+// soakRoles: scenario and lineage count. Two cores run all of them, so the
+// mix is small: 12 processes.
+var soakRoles = []struct {
+	scenario string
+	n        int
+}{
+	{"soak-qprod", 2}, {"soak-qcons", 1}, {"soak-stack", 2}, {"soak-mapw", 2},
+	{"soak-mapr", 1}, {"soak-bits", 2}, {"soak-count", 2},
+}
+
+// soakLineage is one logical worker and its incarnations.
+type soakLineage struct {
+	role    string
+	idx     int
+	g       *harness.Group
+	inc     int
+	prev    json.RawMessage // latest progress of a dead incarnation, for its successor
+	last    json.RawMessage // latest progress seen by the watchdog
+	changed time.Time
+	kills   int
+	done    []soakProg // progress (killed) or result (final) of each incarnation
+	killed  []bool
+}
+
+type soakSupervisor struct {
+	t       *testing.T
+	name    string
+	seg     *segment.Segment
+	until   time.Time
+	lin     []*soakLineage
+	recover segment.Report
+	starts  int
+}
+
+func (s *soakSupervisor) start(l *soakLineage) {
+	args := harness.Args{
+		"lineage": strconv.Itoa(l.idx),
+		"until":   strconv.FormatInt(s.until.UnixNano(), 10),
+		"writers": strconv.Itoa(soakCount("soak-mapw")),
+		"prev":    string(l.prev),
+	}
+	l.g = harness.Start(s.t, l.role, s.name, 1, args)
+	l.g.SetTimeout(time.Until(s.until) + 2*time.Minute)
+	l.inc++
+	l.last, l.changed = nil, time.Now()
+	s.starts++
+}
+
+func soakCount(role string) int {
+	for _, r := range soakRoles {
+		if r.scenario == role {
+			return r.n
+		}
+	}
+	return 0
+}
+
+// collect waits for l's current incarnation and records how it ended.
+func (s *soakSupervisor) collect(l *soakLineage, wantKilled bool) {
+	t := s.t
+	o := l.g.Wait()[0]
+	raw := o.Result
+	if o.Killed {
+		raw = o.Progress
+	}
+	switch {
+	case o.Err != nil:
+		t.Fatalf("%s lineage %d incarnation %d failed: %v", l.role, l.idx, l.inc, o.Err)
+	case o.Killed && !wantKilled:
+		t.Fatalf("%s lineage %d incarnation %d was killed by someone else", l.role, l.idx, l.inc)
+	case !o.Killed && wantKilled:
+		t.Fatalf("%s lineage %d incarnation %d exited before it was killed: %s", l.role, l.idx, l.inc, o.Stderr)
+	case !o.Killed && raw == nil:
+		t.Fatalf("%s lineage %d: no final report", l.role, l.idx)
+	}
+	var p soakProg
+	if raw != nil {
+		harness.Decode(t, raw, &p)
+		l.prev = raw
+	}
+	l.done = append(l.done, p)
+	l.killed = append(l.killed, o.Killed)
+	if o.Killed {
+		l.kills++
+	}
+}
+
+func TestSoak(t *testing.T) {
+	d := soakDuration(t)
+	// One scheduler thread per worker: two cores host a dozen processes.
+	t.Setenv("GOMAXPROCS", "1")
+	name := harness.SegmentName(t)
+	seg, err := segment.Create(name, soakSegSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	nMapW, nCount := soakCount("soak-mapw"), soakCount("soak-count")
+	if _, err := queue.New[[]byte](seg, "soak-q", queue.Capacity(soakQCap)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.New[uint64](seg, "soak-s", stack.Capacity(soakSCap)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hashmap.New[string, []byte](seg, "soak-m", hashmap.MaxEntries(nMapW*soakMapKeys+16)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bitset.New(seg, "soak-b", soakBits); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := array.New[uint64](seg, "soak-a", nCount+1); err != nil {
+		t.Fatal(err)
+	}
+	al, err := alloc.Of(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects := len(seg.Objects())
+
+	began := time.Now()
+	s := &soakSupervisor{t: t, name: name, seg: seg, until: began.Add(d)}
+	for _, r := range soakRoles {
+		for i := range r.n {
+			l := &soakLineage{role: r.scenario, idx: i}
+			s.lin = append(s.lin, l)
+			s.start(l)
+		}
+	}
+
+	// Chaos phase: kill a random worker every 100-500ms, recover, restart.
+	// Kills stop 1.5s before the deadline so that the last incarnations
+	// report cleanly; the watchdog fails the test if any worker shows no
+	// progress (not even a heartbeat) for 20s.
+	rng := rand.New(rand.NewPCG(uint64(began.UnixNano()), 0x50a4))
+	stopKills := s.until.Add(-1500 * time.Millisecond)
+	nextKill := began.Add(time.Second)
+	var maxRecover time.Duration
+	for now := time.Now(); now.Before(s.until); now = time.Now() {
+		for _, l := range s.lin {
+			if l.g.Exited(0) {
+				s.collect(l, false) // fails: it exited early
+			}
+			if p := l.g.Progress(0); !bytes.Equal(p, l.last) {
+				l.last, l.changed = p, now
+			} else if now.Sub(l.changed) > 20*time.Second {
+				t.Fatalf("watchdog: %s lineage %d made no progress for %v (last: %s)", l.role, l.idx, now.Sub(l.changed), l.last)
+			}
+		}
+		if now.After(nextKill) && now.Before(stopKills) {
+			l := s.lin[rng.IntN(len(s.lin))]
+			l.g.Kill(0)
+			s.collect(l, true)
+			t0 := time.Now()
+			rep, err := seg.Recover()
+			if err != nil {
+				t.Fatalf("Recover after killing %s lineage %d: %v", l.role, l.idx, err)
+			}
+			maxRecover = max(maxRecover, time.Since(t0))
+			if len(rep.Errors) > 0 || rep.Unhandled > 0 {
+				t.Errorf("Recover after killing %s lineage %d: %+v", l.role, l.idx, rep)
+			}
+			s.recover.DeadProcesses += rep.DeadProcesses
+			s.recover.Intents += rep.Intents
+			s.recover.Reclaimed += rep.Reclaimed
+			s.start(l)
+			nextKill = time.Now().Add(time.Duration(100+rng.IntN(400)) * time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, l := range s.lin {
+		s.collect(l, false)
+	}
+	if rep, err := seg.Recover(); err != nil || len(rep.Errors) > 0 {
+		t.Fatalf("final Recover: %+v %v", rep, err)
+	}
+	s.check(al, objects, nMapW, nCount, time.Since(began), maxRecover)
+}
+
+// check verifies the global invariants and prints the summary.
+func (s *soakSupervisor) check(al *alloc.Allocator, objects, nMapW, nCount int, elapsed, maxRecover time.Duration) {
+	t, seg := s.t, s.seg
+	sum := func(role string, f func(p soakProg) uint64) (total uint64, kills int) {
+		for _, l := range s.lin {
+			if l.role == role {
+				for _, p := range l.done {
+					total += f(p)
+				}
+				kills += l.kills
+			}
+		}
+		return total, kills
+	}
+	pushed := func(p soakProg) uint64 { return p.Pushed }
+	popped := func(p soakProg) uint64 { return p.Popped }
+	var summary []string
+	say := func(format string, args ...any) { summary = append(summary, fmt.Sprintf(format, args...)) }
+
+	// Queue: pushed = popped + still queued + lost, up to one unacknowledged
+	// push per killed producer and one unacknowledged pop per killed consumer.
+	q, err := queue.Open[[]byte](seg, "soak-q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qPushed, kP := sum("soak-qprod", pushed)
+	qPopped, kC := sum("soak-qcons", popped)
+	var qLeft uint64
+	for v := range q.Drain() {
+		if _, _, err := soakParseItem(v); err != nil {
+			t.Errorf("queue item left at the end: %v", err)
+		}
+		qLeft++
+	}
+	qLost := q.Stats().Lost
+	if diff := int64(qPopped+qLeft+qLost) - int64(qPushed); diff < -int64(kC) || diff > int64(kP) {
+		t.Errorf("queue: popped %d + left %d + lost %d - pushed %d = %d, want within [-%d, +%d] (killed consumers, producers)", qPopped, qLeft, qLost, qPushed, diff, kC, kP)
+	}
+	if qLost > uint64(kP+kC) {
+		t.Errorf("queue: %d items lost, more than the %d queue workers killed", qLost, kP+kC)
+	}
+	say("queue: %d pushed, %d popped, %d left, %d lost (push or pop cut short by SIGKILL); %d producers and %d consumers killed", qPushed, qPopped, qLeft, qLost, kP, kC)
+
+	// Stack: the same balance; every worker both pushes and pops.
+	st, err := stack.Open[uint64](seg, "soak-s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sPushed, kS := sum("soak-stack", pushed)
+	sPopped, _ := sum("soak-stack", popped)
+	var sLeft uint64
+	for {
+		v, err := st.Pop()
+		if err != nil {
+			break
+		}
+		if v>>40 >= soakLineages || v&(1<<40-1) == 0 {
+			t.Errorf("stack item %#x left at the end was never pushed", v)
+		}
+		sLeft++
+	}
+	sLost := st.Stats().Lost
+	if diff := int64(sPopped+sLeft+sLost) - int64(sPushed); diff < -int64(kS) || diff > int64(kS) {
+		t.Errorf("stack: popped %d + left %d + lost %d - pushed %d = %d, want within ±%d (killed stack workers)", sPopped, sLeft, sLost, sPushed, diff, kS)
+	}
+	if sLost > uint64(kS) {
+		t.Errorf("stack: %d items lost, more than the %d stack workers killed", sLost, kS)
+	}
+	say("stack: %d pushed, %d popped, %d left, %d lost (pop cut short by SIGKILL); %d workers killed", sPushed, sPopped, sLeft, sLost, kS)
+
+	// Map: equal to the model the last incarnation of each writer lineage
+	// reported (each restart already checked its predecessor's keys).
+	m, err := hashmap.Open[string, []byte](seg, "soak-m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{}
+	var mapOps uint64
+	var kMW int
+	for _, l := range s.lin {
+		if l.role != "soak-mapw" {
+			continue
+		}
+		kMW += l.kills
+		final := l.done[len(l.done)-1]
+		for k, seq := range final.Model {
+			if seq != 0 {
+				want[soakKey(l.idx, k)] = seq
+			}
+		}
+	}
+	got := map[string]uint64{}
+	for key, v := range m.All() {
+		seq, err := soakCheckValue(key, v)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		got[key] = seq
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("map differs from the model of acknowledged writes:\n got %v\nwant %v", got, want)
+	}
+	// Live counts slots; Len is a counter that a writer killed between
+	// adjusting it and its CAS leaves one off (documented).
+	if ms, n := m.Stats(), m.Len(); ms.Live != len(want) || n < len(want)-kMW || n > len(want)+kMW {
+		t.Errorf("map: Stats().Live %d, Len %d, want %d keys (Len within ±%d)", ms.Live, n, len(want), kMW)
+	}
+	mapOps, _ = sum("soak-mapw", func(p soakProg) uint64 { return p.Ops })
+	say("map: %d writes by %d writer lineages (%d killed); final %d keys equal the model", mapOps, nMapW, kMW, len(want))
+
+	// Counters: each slot equals its lineage's count; the shared slot lags
+	// by at most one per killed counter (killed between its two Adds).
+	arr, err := array.Open[uint64](seg, "soak-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	var kA int
+	for _, l := range s.lin {
+		if l.role != "soak-count" {
+			continue
+		}
+		kA += l.kills
+		final := l.done[len(l.done)-1]
+		if v := arr.Load(l.idx); v != final.Count {
+			t.Errorf("counter %d is %d, its worker acknowledged %d", l.idx, v, final.Count)
+		}
+		total += arr.Load(l.idx)
+	}
+	if sh := arr.Load(nCount); sh > total || sh+uint64(kA) < total {
+		t.Errorf("shared counter %d, want within [%d, %d]", sh, total-min(total, uint64(kA)), total)
+	}
+	say("array: %d acknowledged adds exact in %d lineage counters (%d workers killed); shared counter %d lags by %d (adds cut between the two Adds)", total, nCount, kA, arr.Load(nCount), total-arr.Load(nCount))
+
+	// Bits: owned sets are disjoint and set; every other set bit is one a
+	// killed claimer had in flight.
+	bs, err := bitset.Open(seg, "soak-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := map[int]int{}
+	uncertain := map[int]bool{}
+	var kB int
+	for _, l := range s.lin {
+		if l.role != "soak-bits" {
+			continue
+		}
+		kB += l.kills
+		for i, p := range l.done {
+			if l.killed[i] && p.In {
+				uncertain[p.InKey] = true
+			}
+		}
+		for _, b := range l.done[len(l.done)-1].Owned {
+			if o, dup := owner[b]; dup {
+				t.Errorf("bit %d owned by lineages %d and %d", b, o, l.idx)
+			}
+			owner[b] = l.idx
+			if !bs.Test(b) {
+				t.Errorf("bit %d owned by lineage %d is clear", b, l.idx)
+			}
+		}
+	}
+	leakedBits := 0
+	for b := range bs.Ones() {
+		if _, ok := owner[b]; ok {
+			continue
+		}
+		if !uncertain[b] {
+			t.Errorf("bit %d is set, owned by nobody, and no killed claimer had it in flight", b)
+		}
+		leakedBits++
+	}
+	say("bitset: %d bits owned at the end; %d set bits leaked by %d killed claimers (claim or release in flight)", len(owner), leakedBits, kB)
+
+	// Allocator: with the queue and stack drained and the map cleared, only
+	// the objects' own blocks stay published; a leaked block is one of the
+	// documented windows (a process killed between unlinking and freeing a
+	// block), at most one per kill.
+	if err := m.Clear(); err != nil {
+		t.Errorf("map.Clear: %v", err)
+	}
+	kills := 0
+	for _, l := range s.lin {
+		kills += l.kills
+	}
+	rep := al.Check()
+	// A process killed inside Alloc or Free (between the block's state CAS,
+	// the list CAS and the counter add) can leave a free block on no list
+	// and a class counter off by one: documented windows, each bounded by
+	// one per kill.
+	leakedFree, drift, other := 0, 0, []string{}
+	for _, p := range rep.Problems {
+		var class int
+		var counted uint64
+		var held int64
+		switch {
+		case strings.Contains(p, "on no free list"):
+			leakedFree++
+		case func() bool {
+			n, _ := fmt.Sscanf(p, "class %d: counters say %d blocks in use, the heap holds %d", &class, &counted, &held)
+			return n == 3
+		}():
+			d := int64(counted) - held
+			drift += int(max(d, -d))
+		default:
+			other = append(other, p)
+		}
+	}
+	if len(other) > 0 {
+		t.Errorf("alloc.Check: %v", other)
+	}
+	leaked := rep.Published - objects
+	if rep.Owned != 0 {
+		t.Errorf("alloc: %d blocks owned by no live process after recovery", rep.Owned)
+	}
+	if leaked < 0 || leaked+leakedFree+drift+rep.LostChunks > kills {
+		t.Errorf("alloc: %d published blocks leaked, %d free blocks off the lists, counters off by %d, %d lost chunks; %d kills", leaked, leakedFree, drift, rep.LostChunks, kills)
+	}
+	ast := al.Stats()
+	say("alloc: %d allocs, %d frees; after draining: %d blocks leaked by killed workers, %d free blocks off the lists, class counters off by %d, %d lost chunks (all documented windows, bound: one per kill); other Check problems: %d", ast.Allocs, ast.Frees, leaked, leakedFree, drift, rep.LostChunks, len(other))
+
+	// Operations, kills, stalls.
+	var ops uint64
+	var stall int64
+	var stallOp, stallRole string
+	type roleOps struct {
+		role       string
+		ops, kills int
+		maxNs      int64
+	}
+	var per []roleOps
+	for _, r := range soakRoles {
+		ro := roleOps{role: r.scenario}
+		for _, l := range s.lin {
+			if l.role != r.scenario {
+				continue
+			}
+			ro.kills += l.kills
+			for _, p := range l.done {
+				ro.ops += int(p.Ops)
+				ro.maxNs = max(ro.maxNs, p.MaxNs)
+				if p.MaxNs > stall {
+					stall, stallOp, stallRole = p.MaxNs, p.MaxOp, l.role
+				}
+			}
+		}
+		ops += uint64(ro.ops)
+		per = append(per, ro)
+	}
+	sort.Slice(per, func(i, j int) bool { return per[i].ops > per[j].ops })
+	head := []string{
+		fmt.Sprintf("soak: %v on %d CPUs, %d worker lineages, %d processes started, %d SIGKILLs survived", elapsed.Round(time.Second), runtime.NumCPU(), len(s.lin), s.starts, kills),
+		fmt.Sprintf("operations: %d (%.0f/s)", ops, float64(ops)/elapsed.Seconds()),
+	}
+	for _, ro := range per {
+		head = append(head, fmt.Sprintf("  %-11s %10d ops, %4d killed, longest op %v", ro.role, ro.ops, ro.kills, time.Duration(ro.maxNs).Round(time.Microsecond)))
+	}
+	head = append(head,
+		fmt.Sprintf("longest stall of any worker: %v (%s in %s); longest Recover: %v", time.Duration(stall).Round(time.Microsecond), stallOp, stallRole, maxRecover.Round(time.Microsecond)),
+		fmt.Sprintf("recovery: %d dead processes repaired, %d intents completed or rolled back, %d blocks reclaimed", s.recover.DeadProcesses, s.recover.Intents, s.recover.Reclaimed))
+	out := strings.Join(slices.Concat(head, summary), "\n")
+	t.Log("\n" + out)
+	if f := os.Getenv("SOAK_SUMMARY"); f != "" {
+		os.WriteFile(f, []byte(out+"\n"), 0o644)
+	}
+}

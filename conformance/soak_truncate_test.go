@@ -1,0 +1,143 @@
+package conformance_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/bitset"
+	"github.com/posixshm/posixshm/conformance/harness"
+	"github.com/posixshm/posixshm/segment"
+)
+
+// Truncation under running processes: a peer shrinks a named segment's file
+// while other processes use it. They must get errors wrapping
+// segment.ErrTruncated, not die of SIGBUS, and an inspecting open must say
+// what happened.
+
+func init() {
+	harness.Register("soak-trunc", soakTruncWorker)
+}
+
+type soakTruncReport struct {
+	Ops int
+	Err string
+}
+
+// soakTruncOps are the guarded operations a worker loops over, by name; the
+// soakbugs build adds the structures' operations.
+var soakTruncOps = map[string]func(seg *segment.Segment) (func() error, error){
+	"segment": func(seg *segment.Segment) (func() error, error) {
+		return func() error { _, err := seg.Lookup("soak-b"); return err }, nil
+	},
+	"alloc": func(seg *segment.Segment) (func() error, error) {
+		a, err := alloc.Of(seg)
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			off, err := a.Alloc(100)
+			if err != nil {
+				return err
+			}
+			return a.Free(off)
+		}, nil
+	},
+	"bitset": func(seg *segment.Segment) (func() error, error) {
+		b, err := bitset.Open(seg, "soak-b")
+		if err != nil {
+			return nil, err
+		}
+		return func() error { return b.Or(b) }, nil
+	},
+}
+
+func soakTruncWorker(c *harness.Child) error {
+	seg, err := segment.Open(c.Seg)
+	if err != nil {
+		return err
+	}
+	defer seg.Close()
+	mk := soakTruncOps[c.Arg("op")]
+	if mk == nil {
+		return fmt.Errorf("no op %q", c.Arg("op"))
+	}
+	op, err := mk(seg)
+	if err != nil {
+		return err
+	}
+	var r soakTruncReport
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if err := op(); err != nil {
+			r.Err = err.Error()
+			c.Report(r)
+			if errors.Is(err, segment.ErrTruncated) {
+				return nil
+			}
+			return err
+		}
+		r.Ops++
+		if r.Ops%64 == 1 {
+			c.Progress(r)
+		}
+	}
+	return errors.New("the segment was never truncated")
+}
+
+func TestSoakTruncateUnderRunningProcesses(t *testing.T) {
+	name := harness.SegmentName(t)
+	seg, err := segment.Create(name, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seg.Close()
+	if _, err := bitset.New(seg, "soak-b", 4096); err != nil {
+		t.Fatal(err)
+	}
+	soakPrepareTruncate(t, seg)
+	var ops []string
+	for op := range soakTruncOps {
+		ops = append(ops, op)
+	}
+	groups := map[string]*harness.Group{}
+	for _, op := range ops {
+		groups[op] = harness.Start(t, "soak-trunc", name, 2, harness.Args{"op": op})
+	}
+	waitFor(t, "every worker to run", func() bool {
+		for _, g := range groups {
+			for i := range g.Len() {
+				if g.Progress(i) == nil {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if err := os.Truncate("/dev/shm"+name, 4096); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		for _, o := range groups[op].Wait() {
+			if o.Killed || o.Err != nil {
+				t.Errorf("%s worker %d did not end with an error: killed %v, %v", op, o.Index, o.Killed, o.Err)
+				continue
+			}
+			var r soakTruncReport
+			harness.Decode(t, o.Result, &r)
+			t.Logf("%s worker %d: %d ops, then: %s", op, o.Index, r.Ops, r.Err)
+			if !strings.Contains(r.Err, "truncated") {
+				t.Errorf("%s worker %d: error %q does not say the file was truncated", op, o.Index, r.Err)
+			}
+		}
+	}
+	_, err = segment.Open(name, segment.ReadOnly())
+	if !errors.Is(err, segment.ErrCorrupt) || !strings.Contains(err.Error(), "file is 4096 bytes but the header says") {
+		t.Errorf("read-only open of the truncated segment: %v", err)
+	}
+	t.Logf("read-only open: %v", err)
+}

@@ -885,4 +885,3 @@ func (q *Queue[T]) Full() bool { return q.Len() == q.Cap() }
 // SlotSize returns the inline slot size in bytes; encoded values larger
 // than this spill to the allocator.
 func (q *Queue[T]) SlotSize() int { return q.slot }
-

@@ -521,6 +521,6 @@ func (s *Stack[T]) Stats() Stats {
 		Len: int(h), Cap: s.Cap(), SlotSize: s.slot,
 		HighWater: int(min(max(s.hdr.highWater.Load(), h), s.cap)),
 		Ops:       ops, Pushed: (uint64(ops) + h) / 2, Popped: (uint64(ops) - min(h, uint64(ops))) / 2,
-		Lost:      s.hdr.lost.Load(), Repaired: s.hdr.repaired.Load(),
+		Lost: s.hdr.lost.Load(), Repaired: s.hdr.repaired.Load(),
 	}
 }

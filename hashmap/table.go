@@ -412,6 +412,13 @@ func (t *table) await(i, w uint64) error {
 			// deleter to a fraction of a second.
 			if spin%256 == 0 {
 				t.seg.Recover()
+				// Every writer holds an intent naming this slot for as
+				// long as its word is pending. None at all, with the word
+				// unchanged, means no writer made it: corrupt memory
+				// (one flipped bit), not an operation to wait for.
+				if !t.seg.HasIntent(segment.KindHashMap, t.obj, i) && t.slots[i].Load() == w {
+					return t.corrupt("slot %d is pending (%#x) but no process has a write to it in flight", i, w)
+				}
 			}
 			time.Sleep(time.Duration(min(spin, 1000)) * time.Microsecond)
 			continue

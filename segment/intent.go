@@ -70,3 +70,26 @@ func (in Intent) End() {
 	in.rec.word.Store(0)
 	in.s.intentFree.Or(in.bit)
 }
+
+// HasIntent reports whether any attached process, alive or dead and not
+// yet recovered, holds an intent record of kind on object whose first
+// argument is a. A structure that finds shared state marked as "in
+// progress" uses it to tell an operation really in flight (there is an
+// intent for it) from a corrupt word (there is none). It reads every
+// registry slot; use it off the fast path.
+func (s *Segment) HasIntent(kind Kind, object uint32, a uint64) bool {
+	for i := range s.reg {
+		sl := &s.reg[i]
+		if slotState(sl.ctl.Load()) == slotFree {
+			continue
+		}
+		for j := range sl.intents {
+			in := &sl.intents[j]
+			w := in.word.Load()
+			if w != 0 && Kind(w&0xffff) == kind && uint32(w>>32) == object && in.a.Load() == a {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -567,3 +567,20 @@ func TestStats(t *testing.T) {
 		t.Fatalf("after close and recover: %+v", st)
 	}
 }
+
+func TestHasIntent(t *testing.T) {
+	s, name := mustCreate(t, mib)
+	peer, _ := segment.Open(name)
+	defer peer.Close()
+	if s.HasIntent(segment.KindHashMap, 3, 7) {
+		t.Fatal("intent found in an empty registry")
+	}
+	in := peer.BeginIntent(segment.KindHashMap, 1, 3, 7, 0, 0)
+	if !s.HasIntent(segment.KindHashMap, 3, 7) || s.HasIntent(segment.KindHashMap, 3, 8) || s.HasIntent(segment.KindQueue, 3, 7) || s.HasIntent(segment.KindHashMap, 4, 7) {
+		t.Fatal("HasIntent does not match kind, object and argument exactly")
+	}
+	in.End()
+	if s.HasIntent(segment.KindHashMap, 3, 7) {
+		t.Fatal("ended intent still found")
+	}
+}

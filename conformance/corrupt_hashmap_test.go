@@ -1,5 +1,3 @@
-//go:build soakbugs
-
 package conformance_test
 
 import (
@@ -11,19 +9,17 @@ import (
 	"github.com/posixshm/posixshm/segment"
 )
 
-// corruptHashmapWrites: the campaign runs hashmap writes in this build only.
+// corruptHashmapWrites: the campaign runs hashmap writes too.
 const corruptHashmapWrites = true
 
-// KNOWN BUG (issue 7), build tag soakbugs. Found by TestCorruptionCampaign
-// (region "cells", e.g. flips @197174 0x00->0x80): a single flipped bit in
-// a hashmap slot word (its pending bit, on a live slot whose record names
-// a live attachment) makes Clear, Store and Delete on that slot wait
-// forever in table.await: the wait is bounded only when the record's owner
-// is dead, and a live owner that is not writing never clears the bit.
-// This test flips each bit of the map's block in turn and runs Clear,
-// Store and Delete under a 3s watchdog.
-//
-//	cd conformance && go test -tags soakbugs -run TestCorruptHashmapAwaitLiveOwner .
+// Regression (issue 7), found by TestCorruptionCampaign (region "cells",
+// e.g. flips @197174 0x00->0x80): a single flipped bit in a hashmap slot
+// word (its pending bit, on a live slot whose record names a live
+// attachment) made Clear, Store and Delete on that slot wait forever in
+// table.await, whose wait was bounded only when the record's owner was
+// dead. Now a pending word that no process holds an intent for is reported
+// as corrupt (segment.HasIntent). This test flips each bit of the map's
+// block in turn and runs Clear, Store and Delete under a 3s watchdog.
 func TestCorruptHashmapAwaitLiveOwner(t *testing.T) {
 	name := fmt.Sprintf("/psm-conf-corrupt-%d", time.Now().UnixNano())
 	t.Cleanup(func() { segment.Remove(name) })

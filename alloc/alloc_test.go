@@ -4,23 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/segment"
 )
 
 func newSegment(t testing.TB, size int64) *segment.Segment {
 	t.Helper()
-	name := fmt.Sprintf("/psm-alloc-%d-%x", os.Getpid(), rand.Uint64())
-	s, err := segment.Create(name, size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close(); segment.Remove(name) })
-	return s
+	return alloctest.NewSegment(t, size)
 }
 
 func newAllocator(t testing.TB, size int64) (*alloc.Allocator, *segment.Segment) {
@@ -30,12 +24,7 @@ func newAllocator(t testing.TB, size int64) (*alloc.Allocator, *segment.Segment)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every test ends with a consistency check of the heap.
-	t.Cleanup(func() {
-		if r := a.Check(); len(r.Problems) > 0 {
-			t.Errorf("heap check: %v", r.Problems)
-		}
-	})
+	alloctest.CheckHeap(t, s) // every test ends with a consistency check of the heap
 	return a, s
 }
 

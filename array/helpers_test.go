@@ -2,10 +2,10 @@ package array_test
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"os"
+	"strings"
 	"testing"
 
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/segment"
 )
 
@@ -13,14 +13,8 @@ import (
 // the test ends, pass or fail, and returns it with its name.
 func newSeg(t testing.TB, size int64) (*segment.Segment, string) {
 	t.Helper()
-	name := fmt.Sprintf("/psm-array-test-%d-%x", os.Getpid(), rand.Uint64())
-	t.Cleanup(func() { segment.Remove(name) })
-	s, err := segment.Create(name, size)
-	if err != nil {
-		t.Fatalf("segment.Create(%q): %v", name, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, name
+	s := alloctest.NewSegment(t, size)
+	return s, s.Name()
 }
 
 // openSeg maps the segment name a second time, at another address, as
@@ -44,18 +38,9 @@ func mustPanic(t *testing.T, what string, fn func()) {
 			t.Errorf("%s: no panic", what)
 			return
 		}
-		if msg := fmt.Sprint(r); !contains(msg, "index out of range") {
+		if msg := fmt.Sprint(r); !strings.Contains(msg, "index out of range") {
 			t.Errorf("%s: panic %q, want an index out of range", what, msg)
 		}
 	}()
 	fn()
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

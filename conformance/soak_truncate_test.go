@@ -11,7 +11,10 @@ import (
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/bitset"
 	"github.com/posixshm/posixshm/conformance/harness"
+	"github.com/posixshm/posixshm/hashmap"
+	"github.com/posixshm/posixshm/queue"
 	"github.com/posixshm/posixshm/segment"
+	"github.com/posixshm/posixshm/stack"
 )
 
 // Truncation under running processes: a peer shrinks a named segment's file
@@ -28,8 +31,7 @@ type soakTruncReport struct {
 	Err string
 }
 
-// soakTruncOps are the guarded operations a worker loops over, by name; the
-// soakbugs build adds the structures' operations.
+// soakTruncOps are the guarded operations a worker loops over, by name.
 var soakTruncOps = map[string]func(seg *segment.Segment) (func() error, error){
 	"segment": func(seg *segment.Segment) (func() error, error) {
 		return func() error { _, err := seg.Lookup("soak-b"); return err }, nil
@@ -53,6 +55,49 @@ var soakTruncOps = map[string]func(seg *segment.Segment) (func() error, error){
 			return nil, err
 		}
 		return func() error { return b.Or(b) }, nil
+	},
+	"queue": func(seg *segment.Segment) (func() error, error) {
+		q, err := queue.Open[[]byte](seg, "soak-q")
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			if err := q.Push(make([]byte, 100)); err != nil && !errors.Is(err, queue.ErrFull) {
+				return err
+			}
+			if _, err := q.Pop(); err != nil && !errors.Is(err, queue.ErrEmpty) {
+				return err
+			}
+			return nil
+		}, nil
+	},
+	"stack": func(seg *segment.Segment) (func() error, error) {
+		s, err := stack.Open[uint64](seg, "soak-s")
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			if err := s.Push(1); err != nil && !errors.Is(err, stack.ErrFull) {
+				return err
+			}
+			if _, err := s.Pop(); err != nil && !errors.Is(err, stack.ErrEmpty) {
+				return err
+			}
+			return nil
+		}, nil
+	},
+	"hashmap": func(seg *segment.Segment) (func() error, error) {
+		m, err := hashmap.Open[string, []byte](seg, "soak-m")
+		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			if err := m.Store("k", make([]byte, 100)); err != nil {
+				return err
+			}
+			_, _, err := m.Load("k")
+			return err
+		}, nil
 	},
 }
 
@@ -99,7 +144,15 @@ func TestSoakTruncateUnderRunningProcesses(t *testing.T) {
 	if _, err := bitset.New(seg, "soak-b", 4096); err != nil {
 		t.Fatal(err)
 	}
-	soakPrepareTruncate(t, seg)
+	if _, err := queue.New[[]byte](seg, "soak-q", queue.Capacity(64)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stack.New[uint64](seg, "soak-s", stack.Capacity(64)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hashmap.New[string, []byte](seg, "soak-m", hashmap.MaxEntries(64)); err != nil {
+		t.Fatal(err)
+	}
 	var ops []string
 	for op := range soakTruncOps {
 		ops = append(ops, op)

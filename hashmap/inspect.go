@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"iter"
+	"runtime/debug"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/segment"
@@ -27,7 +28,8 @@ type Raw struct {
 // OpenRaw attaches a Raw view to the map called name in seg. It checks the
 // object's kind, layout version and header as Open does, but not the key
 // and value codecs.
-func OpenRaw(seg *segment.Segment, name string) (*Raw, error) {
+func OpenRaw(seg *segment.Segment, name string) (_ *Raw, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // the attach reads the header
 	obj, err := seg.Lookup(name)
 	if err != nil {
 		return nil, fmt.Errorf("hashmap %q: %w", name, err)
@@ -65,10 +67,14 @@ func (r *Raw) MaxRecordSize() int { return int(r.t.maxRecord) }
 func (r *Raw) Cap() int { return int(r.t.capacity) }
 
 // Len returns the map's live counter, as Map.Len.
-func (r *Raw) Len() int { return int(min(max(r.t.hdr.live.Load(), 0), r.t.capacity)) }
+func (r *Raw) Len() int {
+	defer r.t.seg.Catch(nil, debug.SetPanicOnFault(true)) // 0 on a fault
+	return int(min(max(r.t.hdr.live.Load(), 0), r.t.capacity))
+}
 
 // Load returns a copy of the encoded value stored for key. Does not block.
 func (r *Raw) Load(key []byte) (val []byte, ok bool, err error) {
+	defer r.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	t := r.t
 	h := hashOf(t.seed, key)
 	for {
@@ -87,7 +93,8 @@ func (r *Raw) Load(key []byte) (val []byte, ok bool, err error) {
 // Store sets key's encoded value to val, which must be what the map's value
 // codec produces. It fails as Map.Store does (ErrFull, ErrTooLarge), and
 // with segment.ErrReadOnly on a read-only segment.
-func (r *Raw) Store(key, val []byte) error {
+func (r *Raw) Store(key, val []byte) (err error) {
+	defer r.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if !r.t.seg.Writable() {
 		return fmt.Errorf("map %q: %w", r.t.name, segment.ErrReadOnly)
 	}
@@ -95,12 +102,12 @@ func (r *Raw) Store(key, val []byte) error {
 }
 
 // Delete deletes key and reports whether it was present.
-func (r *Raw) Delete(key []byte) (bool, error) {
+func (r *Raw) Delete(key []byte) (found bool, err error) {
+	defer r.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if !r.t.seg.Writable() {
 		return false, fmt.Errorf("map %q: %w", r.t.name, segment.ErrReadOnly)
 	}
-	found := false
-	err := mutate(r.t, key, nil, func(_ []byte, present bool) (int, error) {
+	err = mutate(r.t, key, nil, func(_ []byte, present bool) (int, error) {
 		found = present
 		if present {
 			return actDelete, nil
@@ -115,6 +122,7 @@ func (r *Raw) Delete(key []byte) (bool, error) {
 func (r *Raw) All() iter.Seq2[[]byte, []byte] {
 	return func(yield func([]byte, []byte) bool) {
 		t := r.t
+		defer t.seg.Catch(nil, debug.SetPanicOnFault(true)) // a fault ends the iteration
 		for i := range t.slots {
 			for try := 0; try < 64; try++ {
 				w := t.slots[i].Load()
@@ -144,6 +152,7 @@ func (r *Raw) All() iter.Seq2[[]byte, []byte] {
 // Stats scans the table, as Map.Stats.
 func (r *Raw) Stats() Stats {
 	t := r.t
+	defer t.seg.Catch(nil, debug.SetPanicOnFault(true)) // the zero Stats on a fault
 	st := Stats{Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load())}
 	for i := range t.slots {
 		w := t.slots[i].Load()
@@ -174,13 +183,21 @@ func (r *Raw) Stats() Stats {
 // writer's last step or claimed by an insert are reported when the writer
 // is dead (run recover). It returns one line per problem. Run it when no
 // process is writing: under concurrent writes it reports false problems.
-func Check(seg *segment.Segment, obj segment.Object) []string {
+// A memory fault (the segment's file truncated by a peer) is reported as a
+// problem.
+func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
+	var ferr error
+	defer func() {
+		if ferr != nil {
+			probs = append(probs, ferr.Error())
+		}
+	}()
+	defer seg.Catch(&ferr, debug.SetPanicOnFault(true))
 	r, err := openRawObject(seg, obj)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	t := r.t
-	var probs []string
 	add := func(format string, args ...any) {
 		probs = append(probs, fmt.Sprintf("map %q: ", t.name)+fmt.Sprintf(format, args...))
 	}

@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"reflect"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -75,13 +76,15 @@ func ValueCodec[V any](c codec.Codec[V]) Option { return func(cf *config) { cf.c
 // attach to it. An existing map with another key type, value codec, or (if
 // MaxEntries is given) capacity is an error wrapping ErrMismatch that names
 // both sides.
-func New[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (*Map[K, V], error) {
+func New[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (_ *Map[K, V], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // the attach reads the header
 	return open[K, V](seg, name, true, opts)
 }
 
 // Open attaches to the existing map called name in seg; it fails with an
 // error wrapping segment.ErrNotFound if there is none.
-func Open[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (*Map[K, V], error) {
+func Open[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (_ *Map[K, V], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // the attach reads the header
 	return open[K, V](seg, name, false, opts)
 }
 
@@ -252,6 +255,7 @@ func (m *Map[K, V]) Cap() int { return int(m.t.capacity) }
 // writer was killed it can be off by one per killed writer (see the package
 // Caveats), while Stats counts exactly.
 func (m *Map[K, V]) Len() int {
+	defer m.t.seg.Catch(nil, debug.SetPanicOnFault(true)) // 0 on a fault
 	return int(min(max(m.t.hdr.live.Load(), 0), m.t.capacity))
 }
 
@@ -259,6 +263,7 @@ func (m *Map[K, V]) Len() int {
 // not block and does not allocate beyond what decoding V needs. The error
 // is non-nil only for corrupt shared memory.
 func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	t := m.t
 	h := hashOf(t.seed, key)
 	// Fast path: the key's live record in its home slot, which is where
@@ -332,7 +337,8 @@ func (m *Map[K, V]) decode(cur []byte) (V, error) {
 // Store sets the value for key. It fails with ErrFull if key is new and the
 // map holds Cap keys, and with ErrTooLarge if key and value exceed the
 // map's MaxRecordSize. Does not block (see Map).
-func (m *Map[K, V]) Store(key K, value V) error {
+func (m *Map[K, V]) Store(key K, value V) (err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	bp, err := m.encode(value)
 	if err != nil {
 		return err
@@ -344,6 +350,7 @@ func (m *Map[K, V]) Store(key K, value V) error {
 // LoadOrStore returns the existing value for key if present (loaded true).
 // Otherwise it stores value and returns it (loaded false).
 func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	bp, err := m.encode(value)
 	if err != nil {
 		return actual, false, err
@@ -369,6 +376,7 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err erro
 // LoadAndDelete deletes the value for key, returning the previous value if
 // any (loaded reports whether the key was present).
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	err = mutate(m.t, key, nil, func(cur []byte, present bool) (int, error) {
 		if !present {
 			loaded = false
@@ -387,7 +395,8 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) {
 }
 
 // Delete deletes the value for key. Deleting an absent key does nothing.
-func (m *Map[K, V]) Delete(key K) error {
+func (m *Map[K, V]) Delete(key K) (err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	return mutate(m.t, key, nil, func(_ []byte, present bool) (int, error) {
 		if present {
 			return actDelete, nil
@@ -399,6 +408,7 @@ func (m *Map[K, V]) Delete(key K) error {
 // Swap stores value for key and returns the previous value if any (loaded
 // reports whether the key was present).
 func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool, err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	bp, err := m.encode(value)
 	if err != nil {
 		return previous, false, err
@@ -425,6 +435,7 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool, err error) {
 // encodes to the same bytes as old (values are compared by their encoding,
 // not with ==). It reports whether it swapped.
 func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool, err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	ob, err := m.encode(old)
 	if err != nil {
 		return false, err
@@ -448,6 +459,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool, err error) 
 // CompareAndDelete deletes key if it is present and its value encodes to
 // the same bytes as old. It reports whether it deleted.
 func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool, err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	ob, err := m.encode(old)
 	if err != nil {
 		return false, err
@@ -466,7 +478,8 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool, err error) {
 // Clear deletes every key. It is not atomic: it deletes the keys one at a
 // time, so a concurrent Store may survive it and a concurrent Load may see
 // some keys gone and others not yet.
-func (m *Map[K, V]) Clear() error {
+func (m *Map[K, V]) Clear() (err error) {
+	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	t := m.t
 	for i := range t.slots {
 		for {
@@ -497,6 +510,7 @@ func (m *Map[K, V]) Clear() error {
 func (m *Map[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
 		t := m.t
+		defer t.seg.Catch(nil, debug.SetPanicOnFault(true)) // a fault ends the iteration
 		for i := range t.slots {
 			for try := 0; try < 64; try++ {
 				w := t.slots[i].Load()
@@ -546,9 +560,11 @@ type Stats struct {
 }
 
 // Stats scans the table. It takes no lock; under concurrent writes the
-// counts are approximate, at rest exact.
+// counts are approximate, at rest exact. On a memory fault (the segment's
+// file truncated by a peer) it returns the zero Stats.
 func (m *Map[K, V]) Stats() Stats {
 	t := m.t
+	defer t.seg.Catch(nil, debug.SetPanicOnFault(true))
 	st := Stats{
 		Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load()), Repaired: int(t.hdr.repaired.Load()),
 		HighWater: int(min(t.hdr.highWater.Load(), uint64(t.capacity))),

@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/posixshm/posixshm/alloc"
@@ -95,7 +96,8 @@ func inspectObject(seg *segment.Segment, obj segment.Object) (inspectView, error
 // as a producer or consumer, and without knowing its element type. It
 // works on a segment opened with segment.ReadOnly. Counters are read one by
 // one, so under concurrent use the result is approximate.
-func Inspect(seg *segment.Segment, name string) (Info, error) {
+func Inspect(seg *segment.Segment, name string) (_ Info, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	v, err := lookupView(seg, name)
 	if err != nil {
 		return Info{}, err
@@ -127,7 +129,8 @@ func Inspect(seg *segment.Segment, name string) (Info, error) {
 // Items is not a consistent snapshot under concurrent use: an item popped
 // or pushed meanwhile may or may not appear. Every length and spill offset
 // is checked; a bad one is an ErrCorrupt error naming the cell.
-func Items(seg *segment.Segment, name string, max int) ([]Item, error) {
+func Items(seg *segment.Segment, name string, max int) (_ []Item, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	v, err := lookupView(seg, name)
 	if err != nil {
 		return nil, err
@@ -192,7 +195,8 @@ func (v inspectView) copyCell(al *alloc.Allocator, ci int, w uint64, p uint64) (
 // without removing them. It is not a consistent snapshot under concurrent
 // use: an item pushed or popped meanwhile may or may not appear. It works
 // on a queue of a segment opened with segment.ReadOnly.
-func (q *Queue[T]) Snapshot(max int) ([]T, error) {
+func (q *Queue[T]) Snapshot(max int) (_ []T, err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	v, err := inspectObject(q.seg, q.obj)
 	if err != nil {
 		return nil, err
@@ -238,8 +242,16 @@ func ownerStatus(ps []segment.Process, owner uint32) ownerKind {
 // length, spill blocks, and cells claimed by processes that are no longer
 // alive (which RepairCells, or the next push or pop that reaches them,
 // recycles). It returns one line per problem; none means the queue is
-// sound. Under concurrent use it may report cells in flight.
-func Check(seg *segment.Segment, obj segment.Object) []string {
+// sound. Under concurrent use it may report cells in flight. A memory
+// fault (the segment's file truncated by a peer) is reported as a problem.
+func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
+	var ferr error
+	defer func() {
+		if ferr != nil {
+			probs = append(probs, ferr.Error())
+		}
+	}()
+	defer seg.Catch(&ferr, debug.SetPanicOnFault(true))
 	v, err := inspectObject(seg, obj)
 	if err != nil {
 		return []string{err.Error()}
@@ -249,7 +261,6 @@ func Check(seg *segment.Segment, obj segment.Object) []string {
 		return []string{err.Error()}
 	}
 	ps := seg.Processes()
-	var probs []string
 	for ci := range int(v.cap) {
 		w := v.words[ci*v.stride].Load()
 		if uint64(cellPos(w))&(v.cap-1) != uint64(ci) {
@@ -290,7 +301,8 @@ func Check(seg *segment.Segment, obj segment.Object) []string {
 // repairs the dead processes' intents (a spilled push's block): a spilled
 // cell whose writer's slot is not yet released is left alone. It needs a
 // writable segment and returns how many cells it recycled.
-func RepairCells(seg *segment.Segment, name string) (int, error) {
+func RepairCells(seg *segment.Segment, name string) (n int, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	if !seg.Writable() {
 		return 0, fmt.Errorf("queue %q: %w", name, segment.ErrReadOnly)
 	}
@@ -303,7 +315,6 @@ func RepairCells(seg *segment.Segment, name string) (int, error) {
 		return 0, err
 	}
 	ps := seg.Processes()
-	n := 0
 	for ci := range int(v.cap) {
 		sw := &v.words[ci*v.stride]
 		w := sw.Load()

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"math/bits"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -87,7 +88,8 @@ func WithCodec[T any](c codec.Codec[T]) Option { return func(o *options) { o.cod
 // exist. When it exists, the element codec must be the same and any
 // Capacity or SlotSize given must match; options left out mean "whatever it
 // has". Among processes calling New at once exactly one creates it.
-func New[T any](seg *segment.Segment, name string, opts ...Option) (*Queue[T], error) {
+func New[T any](seg *segment.Segment, name string, opts ...Option) (_ *Queue[T], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // attach reads the header
 	o, c, err := buildOptions[T](opts)
 	if err != nil {
 		return nil, err
@@ -125,7 +127,8 @@ func New[T any](seg *segment.Segment, name string, opts ...Option) (*Queue[T], e
 
 // Open attaches to the existing queue called name in seg; it is
 // segment.ErrNotFound if there is none. Options are checked as in New.
-func Open[T any](seg *segment.Segment, name string, opts ...Option) (*Queue[T], error) {
+func Open[T any](seg *segment.Segment, name string, opts ...Option) (_ *Queue[T], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // attach reads the header
 	o, c, err := buildOptions[T](opts)
 	if err != nil {
 		return nil, err
@@ -467,11 +470,27 @@ func (q *Queue[T]) abandon(ci int, pos uint64) {
 }
 
 // Push adds v at the tail, or returns ErrFull. Does not block.
-func (q *Queue[T]) Push(v T) error {
+func (q *Queue[T]) Push(v T) (err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if q.word {
 		w, _ := toWord(v)
 		return q.pushWord(w)
 	}
+	return q.pushValue(v)
+}
+
+// push is Push without the fault guard, for guarded callers (PushWait,
+// PushBatch).
+func (q *Queue[T]) push(v T) error {
+	if q.word {
+		w, _ := toWord(v)
+		return q.pushWord(w)
+	}
+	return q.pushValue(v)
+}
+
+// pushValue is push for every queue but the word fast path's.
+func (q *Queue[T]) pushValue(v T) error {
 	if q.fixed > 0 {
 		// Encode straight into the claimed cell: no copy, no allocation.
 		pos, ci, err := q.claimPush(false)
@@ -580,7 +599,8 @@ func (q *Queue[T]) pushSpill(blk segment.Offset, n int) error {
 // the bytes must be what the queue's codec would produce (for Queue[[]byte]
 // and Queue[string], the raw bytes). If fill panics, the position is
 // skipped and the panic goes on. Does not block; ErrFull when full.
-func (q *Queue[T]) PushFunc(n int, fill func(b []byte)) error {
+func (q *Queue[T]) PushFunc(n int, fill func(b []byte)) (err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if n < 0 {
 		return fmt.Errorf("%w: negative length %d", ErrInvalidOption, n)
 	}
@@ -612,10 +632,25 @@ func (q *Queue[T]) PushFunc(n int, fill func(b []byte)) error {
 // Pop removes and returns the item at the head, or returns ErrEmpty. Does
 // not block. An item that cannot be decoded is removed and returned as an
 // error wrapping codec.ErrDecode (or ErrCorrupt).
-func (q *Queue[T]) Pop() (T, error) {
+func (q *Queue[T]) Pop() (v T, err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if q.word {
 		return q.popWord()
 	}
+	return q.popValue()
+}
+
+// pop is Pop without the fault guard, for guarded callers (PopWait,
+// PopBatch, Drain).
+func (q *Queue[T]) pop() (T, error) {
+	if q.word {
+		return q.popWord()
+	}
+	return q.popValue()
+}
+
+// popValue is pop for every queue but the word fast path's.
+func (q *Queue[T]) popValue() (T, error) {
 	pos, ci, w, err := q.claimPop()
 	if err != nil {
 		var zero T
@@ -643,7 +678,10 @@ func (q *Queue[T]) finishPop(pos uint64, ci int, w uint64) (T, error) {
 // which are the queue's own memory, valid only during the call (the
 // zero-copy path for []byte queues). The item is removed whatever fn
 // returns; PopFunc returns fn's error. ErrEmpty when empty; does not block.
-func (q *Queue[T]) PopFunc(fn func(b []byte) error) error { return q.popFunc(fn) }
+func (q *Queue[T]) PopFunc(fn func(b []byte) error) (err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
+	return q.popFunc(fn)
+}
 
 func (q *Queue[T]) popFunc(fn func([]byte) error) error {
 	pos, ci, w, err := q.claimPop()
@@ -750,12 +788,13 @@ const waitSpins = 32
 
 // PushWait is Push that waits while the queue is full, sleeping on a futex
 // until a consumer makes room or ctx ends; then it returns ctx.Err().
-func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
+func (q *Queue[T]) PushWait(ctx context.Context, v T) (err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	for {
-		err := q.Push(v)
+		err := q.push(v)
 		for i := 0; i < waitSpins && errors.Is(err, ErrFull); i++ {
 			runtime.Gosched()
-			err = q.Push(v)
+			err = q.push(v)
 		}
 		if !errors.Is(err, ErrFull) {
 			return err
@@ -764,7 +803,7 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
 		q.hdr.pushWaiters.Add(1)
 		in.SetA(1)
 		seq := announce(&q.hdr.notFull)
-		err = q.Push(v)
+		err = q.push(v)
 		if !errors.Is(err, ErrFull) {
 			q.hdr.pushWaiters.Add(^uint32(0))
 			in.End()
@@ -783,12 +822,13 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) error {
 // PopWait is Pop that waits while the queue is empty, sleeping on a futex
 // until a producer pushes or ctx ends; then it returns ctx.Err(). A waiter
 // uses no CPU while asleep; a push in any process wakes it.
-func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
+func (q *Queue[T]) PopWait(ctx context.Context) (_ T, err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	for {
-		v, err := q.Pop()
+		v, err := q.pop()
 		for i := 0; i < waitSpins && errors.Is(err, ErrEmpty); i++ {
 			runtime.Gosched()
-			v, err = q.Pop()
+			v, err = q.pop()
 		}
 		if !errors.Is(err, ErrEmpty) {
 			return v, err
@@ -800,7 +840,7 @@ func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
 		// before it could see the sleepers bit is seen by this Pop; one that
 		// publishes later moves notEmpty past seq and wakes us.
 		seq := announce(&q.hdr.notEmpty)
-		v, err = q.Pop()
+		v, err = q.pop()
 		if !errors.Is(err, ErrEmpty) {
 			q.hdr.popWaiters.Add(^uint32(0))
 			in.End()
@@ -820,21 +860,24 @@ func (q *Queue[T]) PopWait(ctx context.Context) (T, error) {
 // PushBatch pushes vs in order until the queue is full or an error occurs,
 // and returns how many it pushed with the error (ErrFull if it stopped
 // there). Does not block.
-func (q *Queue[T]) PushBatch(vs []T) (int, error) {
-	for i, v := range vs {
-		if err := q.Push(v); err != nil {
-			return i, err
+func (q *Queue[T]) PushBatch(vs []T) (n int, err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
+	for _, v := range vs {
+		if err := q.push(v); err != nil {
+			return n, err
 		}
+		n++ // counted as we go: a fault returns the items pushed before it
 	}
-	return len(vs), nil
+	return n, nil
 }
 
 // PopBatch pops up to len(dst) items into dst and returns how many. It
 // returns a nil error when it stopped because the queue was empty, and
 // ErrEmpty only if it popped nothing. Does not block.
-func (q *Queue[T]) PopBatch(dst []T) (int, error) {
+func (q *Queue[T]) PopBatch(dst []T) (n int, err error) {
+	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	for i := range dst {
-		v, err := q.Pop()
+		v, err := q.pop()
 		if err != nil {
 			if errors.Is(err, ErrEmpty) && i > 0 {
 				return i, nil
@@ -842,8 +885,9 @@ func (q *Queue[T]) PopBatch(dst []T) (int, error) {
 			return i, err
 		}
 		dst[i] = v
+		n++ // counted as we go: a fault returns the items popped before it
 	}
-	return len(dst), nil
+	return n, nil
 }
 
 // Drain returns an iterator that pops items until the queue is empty. It
@@ -853,8 +897,9 @@ func (q *Queue[T]) PopBatch(dst []T) (int, error) {
 // then lost); use Pop to see errors.
 func (q *Queue[T]) Drain() iter.Seq[T] {
 	return func(yield func(T) bool) {
+		defer q.seg.Catch(nil, debug.SetPanicOnFault(true)) // a fault ends the iteration
 		for {
-			v, err := q.Pop()
+			v, err := q.pop()
 			if err != nil || !yield(v) {
 				return
 			}
@@ -865,6 +910,12 @@ func (q *Queue[T]) Drain() iter.Seq[T] {
 // Len returns the number of items in the queue, including pushes and pops
 // in progress. It is a snapshot that may be stale by the time it returns.
 func (q *Queue[T]) Len() int {
+	defer q.seg.Catch(nil, debug.SetPanicOnFault(true)) // 0 on a fault
+	return q.len()
+}
+
+// len is Len without the fault guard.
+func (q *Queue[T]) len() int {
 	d := q.hdr.deq.Load()
 	e := q.hdr.enq.Load()
 	if e <= d {
@@ -877,10 +928,16 @@ func (q *Queue[T]) Len() int {
 func (q *Queue[T]) Cap() int { return int(q.cap) }
 
 // Empty reports whether Len is zero.
-func (q *Queue[T]) Empty() bool { return q.Len() == 0 }
+func (q *Queue[T]) Empty() bool {
+	defer q.seg.Catch(nil, debug.SetPanicOnFault(true)) // false on a fault
+	return q.len() == 0
+}
 
 // Full reports whether Len equals Cap.
-func (q *Queue[T]) Full() bool { return q.Len() == q.Cap() }
+func (q *Queue[T]) Full() bool {
+	defer q.seg.Catch(nil, debug.SetPanicOnFault(true)) // false on a fault
+	return q.len() == q.Cap()
+}
 
 // SlotSize returns the inline slot size in bytes; encoded values larger
 // than this spill to the allocator.

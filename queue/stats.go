@@ -1,6 +1,10 @@
 package queue
 
-import "github.com/posixshm/posixshm/segment"
+import (
+	"runtime/debug"
+
+	"github.com/posixshm/posixshm/segment"
+)
 
 // Stats describes a queue, for programs and tools (shmctl prints it). None
 // of it costs the push and pop fast paths an extra shared write: pushes and
@@ -45,10 +49,12 @@ func (q *Queue[T]) sampleHighWater(pos uint64) {
 
 // Stats returns the queue's statistics. It reads every cell's state word
 // (no lock, nothing written), so it costs time in proportion to Cap; under
-// concurrent use the counts are a moment's approximation.
+// concurrent use the counts are a moment's approximation. On a memory
+// fault (the segment's file truncated by a peer) it returns the zero Stats.
 func (q *Queue[T]) Stats() Stats {
+	defer q.seg.Catch(nil, debug.SetPanicOnFault(true))
 	st := Stats{
-		Cap: q.Cap(), Len: q.Len(), SlotSize: q.slot,
+		Cap: q.Cap(), Len: q.len(), SlotSize: q.slot,
 		Lost: q.hdr.lost.Load(), Repaired: q.hdr.repaired.Load(), Sleeps: q.hdr.sleeps.Load(),
 		PopWaiters: q.hdr.popWaiters.Load(), PushWaiters: q.hdr.pushWaiters.Load(),
 	}

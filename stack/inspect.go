@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/posixshm/posixshm/segment"
@@ -88,7 +89,8 @@ func inspectObject(seg *segment.Segment, obj segment.Object) (inspectView, error
 // Inspect describes the stack called name in seg without knowing its
 // element type. It only reads, so it works on a segment opened with
 // segment.ReadOnly; under concurrent use the result is approximate.
-func Inspect(seg *segment.Segment, name string) (Info, error) {
+func Inspect(seg *segment.Segment, name string) (_ Info, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	v, err := lookupView(seg, name)
 	if err != nil {
 		return Info{}, err
@@ -113,7 +115,8 @@ func Inspect(seg *segment.Segment, name string) (Info, error) {
 // meanwhile may or may not appear. Every length is checked; a bad one is
 // an ErrCorrupt error naming the cell. It works on a segment opened with
 // segment.ReadOnly.
-func Items(seg *segment.Segment, name string, max int) ([]Item, error) {
+func Items(seg *segment.Segment, name string, max int) (_ []Item, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	v, err := lookupView(seg, name)
 	if err != nil {
 		return nil, err
@@ -158,7 +161,8 @@ func (v inspectView) payload(i uint64) ([]byte, error) {
 // removing them. It is not a consistent snapshot under concurrent use: an
 // item pushed or popped meanwhile may or may not appear. It works on a
 // stack of a segment opened with segment.ReadOnly.
-func (s *Stack[T]) Snapshot(max int) ([]T, error) {
+func (s *Stack[T]) Snapshot(max int) (_ []T, err error) {
+	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	v, err := inspectObject(s.seg, s.obj)
 	if err != nil {
 		return nil, err
@@ -168,7 +172,7 @@ func (s *Stack[T]) Snapshot(max int) ([]T, error) {
 	for _, it := range items {
 		x, derr := s.codec.Decode(it.Data)
 		if derr != nil {
-			return out, fmt.Errorf("stack %q: item at height %d: %w", s.obj.Name, it.Index, derr)
+			return out, fmt.Errorf("%w: stack %q: item at height %d: %w", ErrCorrupt, s.obj.Name, it.Index, derr)
 		}
 		out = append(out, x)
 	}
@@ -191,13 +195,20 @@ func ownerLive(ps []segment.Process, owner uint32) bool {
 // below the top full and above it free, lengths within the slot, and cells
 // claimed by processes no longer alive (which RepairCells, or the next
 // push or pop that reaches them, settles). It returns one line per
-// problem. Under concurrent use it may report cells in flight.
-func Check(seg *segment.Segment, obj segment.Object) []string {
+// problem. Under concurrent use it may report cells in flight. A memory
+// fault (the segment's file truncated by a peer) is reported as a problem.
+func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
+	var ferr error
+	defer func() {
+		if ferr != nil {
+			probs = append(probs, ferr.Error())
+		}
+	}()
+	defer seg.Catch(&ferr, debug.SetPanicOnFault(true))
 	v, err := inspectObject(seg, obj)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	var probs []string
 	h := height(v.hdr.top.Load())
 	if h > v.cap {
 		return []string{fmt.Sprintf("stack %q: height %d exceeds capacity %d", obj.Name, h, v.cap)}
@@ -234,7 +245,8 @@ func Check(seg *segment.Segment, obj segment.Object) []string {
 // again; at or above it the claim never took effect (a push) or took the
 // item (a pop, counted lost) and the cell becomes free. It needs a
 // writable segment and returns how many cells it settled.
-func RepairCells(seg *segment.Segment, name string) (int, error) {
+func RepairCells(seg *segment.Segment, name string) (n int, err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	if !seg.Writable() {
 		return 0, fmt.Errorf("stack %q: %w", name, segment.ErrReadOnly)
 	}
@@ -243,7 +255,6 @@ func RepairCells(seg *segment.Segment, name string) (int, error) {
 		return 0, err
 	}
 	ps := seg.Processes()
-	n := 0
 	for i := range v.cap {
 		sw := &v.words[int(i)*v.stride]
 		w := sw.Load()

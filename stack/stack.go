@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -63,7 +64,8 @@ func WithCodec[T any](c codec.Codec[T]) Option { return func(o *options) { o.cod
 // New returns the stack called name in seg, creating it if it does not
 // exist. When it exists, the element codec must match and any Capacity or
 // SlotSize given must match; options left out mean "whatever it has".
-func New[T any](seg *segment.Segment, name string, opts ...Option) (*Stack[T], error) {
+func New[T any](seg *segment.Segment, name string, opts ...Option) (_ *Stack[T], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // attach reads the header
 	o, c, err := buildOptions[T](opts)
 	if err != nil {
 		return nil, err
@@ -114,7 +116,8 @@ func New[T any](seg *segment.Segment, name string, opts ...Option) (*Stack[T], e
 
 // Open attaches to the existing stack called name; segment.ErrNotFound if
 // there is none. Options are checked as in New.
-func Open[T any](seg *segment.Segment, name string, opts ...Option) (*Stack[T], error) {
+func Open[T any](seg *segment.Segment, name string, opts ...Option) (_ *Stack[T], err error) {
+	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // attach reads the header
 	o, c, err := buildOptions[T](opts)
 	if err != nil {
 		return nil, err
@@ -239,7 +242,8 @@ func backoff(i int) {
 // with its registry slot), writes the value, and then CASes top from the
 // value it read to height+1 with a new tag; only that CAS makes the item
 // visible. If the CAS fails it puts the cell back and retries.
-func (s *Stack[T]) Push(v T) error {
+func (s *Stack[T]) Push(v T) (err error) {
+	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if s.word {
 		// The word fast path (word.go): no codec call, no scratch buffer.
 		x, _ := toWord(v)
@@ -347,12 +351,13 @@ func (s *Stack[T]) settle(sw *atomic.Uint64, w, next uint64, lost bool) {
 
 // Pop removes and returns the top item, or returns ErrEmpty. Does not
 // block. An item that cannot be decoded is removed and returned as an
-// error.
+// error wrapping ErrCorrupt.
 //
 // A popper claims the top cell (full -> reading), CASes top down with a new
 // tag, then reads the value and frees the cell. If the CAS fails it puts the
 // cell back and retries.
-func (s *Stack[T]) Pop() (T, error) {
+func (s *Stack[T]) Pop() (_ T, err error) {
+	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	var zero T
 	for i := 0; i < maxSpins; i++ {
 		backoff(i)
@@ -423,7 +428,13 @@ func (s *Stack[T]) decode(i uint64) (T, error) {
 		var zero T
 		return zero, err
 	}
-	return s.codec.Decode(b)
+	v, err := s.codec.Decode(b)
+	if err != nil {
+		// The pusher encoded it with a codec of the same ID: bytes that do
+		// not decode are corrupt shared memory.
+		return v, fmt.Errorf("%w: stack %q: item at height %d: %w", ErrCorrupt, s.obj.Name, i, err)
+	}
+	return v, nil
 }
 
 func (s *Stack[T]) payload(i uint64) ([]byte, error) {
@@ -437,7 +448,8 @@ func (s *Stack[T]) payload(i uint64) ([]byte, error) {
 // Peek returns the top item without removing it, or ErrEmpty. It copies
 // the item and then checks that top did not change meanwhile, as a seqlock
 // reader does, so it never returns a torn value. Does not block.
-func (s *Stack[T]) Peek() (T, error) {
+func (s *Stack[T]) Peek() (_ T, err error) {
+	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	var zero T
 	bp := s.getBuf()
 	defer s.pool.Put(bp)
@@ -469,7 +481,11 @@ func (s *Stack[T]) Peek() (T, error) {
 		if s.hdr.top.Load() != t {
 			continue
 		}
-		return s.codec.Decode(*bp)
+		v, err := s.codec.Decode(*bp)
+		if err != nil {
+			return v, fmt.Errorf("%w: stack %q: item at height %d: %w", ErrCorrupt, s.obj.Name, h-1, err)
+		}
+		return v, nil
 	}
 	return zero, errNoProgress
 }
@@ -482,8 +498,12 @@ func (s *Stack[T]) getBuf() *[]byte {
 	return &b
 }
 
-// Len returns the number of items, a snapshot.
-func (s *Stack[T]) Len() int { return int(min(height(s.hdr.top.Load()), s.cap)) }
+// Len returns the number of items, a snapshot (0 on a memory fault: the
+// segment's file truncated by a peer).
+func (s *Stack[T]) Len() int {
+	defer s.seg.Catch(nil, debug.SetPanicOnFault(true))
+	return int(min(height(s.hdr.top.Load()), s.cap))
+}
 
 // Cap returns the capacity.
 func (s *Stack[T]) Cap() int { return int(s.cap) }
@@ -512,8 +532,10 @@ type Stats struct {
 	Repaired uint64
 }
 
-// Stats returns the stack's counters, read without a lock.
+// Stats returns the stack's counters, read without a lock; the zero Stats
+// on a memory fault (the segment's file truncated by a peer).
 func (s *Stack[T]) Stats() Stats {
+	defer s.seg.Catch(nil, debug.SetPanicOnFault(true))
 	t := s.hdr.top.Load()
 	h := uint64(min(height(t), s.cap))
 	ops := uint32(t >> 32)

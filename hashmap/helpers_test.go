@@ -1,12 +1,10 @@
 package hashmap_test
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/posixshm/posixshm/alloc"
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/segment"
 )
 
@@ -14,20 +12,8 @@ import (
 // At cleanup it checks the allocator's consistency.
 func newSeg(t testing.TB, size int64) *segment.Segment {
 	t.Helper()
-	name := fmt.Sprintf("/psm-hm-%d-%x", os.Getpid(), rand.Uint64())
-	seg, err := segment.Create(name, size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := alloc.Of(seg); err == nil && !t.Failed() {
-			if r := a.Check(); len(r.Problems) > 0 {
-				t.Errorf("alloc check: %v", r.Problems)
-			}
-		}
-		seg.Close()
-		segment.Remove(name)
-	})
+	seg := alloctest.NewSegment(t, size)
+	alloctest.CheckHeap(t, seg)
 	return seg
 }
 

@@ -4,38 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/segment"
 	"github.com/posixshm/posixshm/stack"
 )
 
 func newSeg(t testing.TB, size int64) *segment.Segment {
 	t.Helper()
-	name := fmt.Sprintf("/psm-stack-test-%d-%x", os.Getpid(), rand.Uint64())
-	seg, err := segment.Create(name, size)
-	if err != nil {
-		t.Fatalf("segment.Create: %v", err)
-	}
-	t.Cleanup(func() {
-		seg.Close()
-		segment.Remove(name)
-	})
-	return seg
+	return alloctest.NewSegment(t, size)
 }
 
 func reopen(t testing.TB, seg *segment.Segment) *segment.Segment {
 	t.Helper()
-	s, err := segment.Open(seg.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return alloctest.Reopen(t, seg)
 }
 
 type Task struct {

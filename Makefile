@@ -14,11 +14,16 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # test/<module> is a pattern rule; make skips pattern rules for .PHONY targets,
 # so they are not listed here.
-.PHONY: all test test-unit test-conformance bench demo fuzz lint soak corrupt clean
+.PHONY: all test test-alone test-unit test-conformance bench demo fuzz lint soak corrupt clean
 
 all: lint test
 
-test: test-unit test-conformance
+test: test-alone test-unit test-conformance
+
+# Each module must build and vet on its own, through its relative replace
+# lines, without the workspace (as opentelemetry-go's modules do).
+test-alone:
+	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone"; exit 1; }; done
 
 test-unit: $(addprefix test/,$(UNIT))
 
@@ -66,4 +71,4 @@ lint:
 
 clean:
 	$(GO) clean -testcache
-	rm -f /dev/shm/psm-test-* /dev/shm/psm-conf-* /dev/shm/psm-alloc-*
+	rm -f /dev/shm/psm-*

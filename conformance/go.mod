@@ -22,16 +22,11 @@ require (
 
 replace (
 	github.com/posixshm/posixshm/alloc => ../alloc
+	github.com/posixshm/posixshm/array => ../array
+	github.com/posixshm/posixshm/bitset => ../bitset
 	github.com/posixshm/posixshm/codec => ../codec
+	github.com/posixshm/posixshm/hashmap => ../hashmap
+	github.com/posixshm/posixshm/queue => ../queue
 	github.com/posixshm/posixshm/segment => ../segment
+	github.com/posixshm/posixshm/stack => ../stack
 )
-
-replace github.com/posixshm/posixshm/bitset => ../bitset
-
-replace github.com/posixshm/posixshm/array => ../array
-
-replace github.com/posixshm/posixshm/queue => ../queue
-
-replace github.com/posixshm/posixshm/stack => ../stack
-
-replace github.com/posixshm/posixshm/hashmap => ../hashmap

@@ -10,7 +10,7 @@ require (
 
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
-	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000 // indirect
+	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000
 	github.com/posixshm/posixshm/bitset v0.0.0-00010101000000-000000000000
 	github.com/posixshm/posixshm/codec v0.0.0-00010101000000-000000000000 // indirect
 	github.com/posixshm/posixshm/hashmap v0.0.0-00010101000000-000000000000

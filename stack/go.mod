@@ -8,6 +8,12 @@ require (
 	github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
 )
 
+require (
+	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
+
 replace (
 	github.com/posixshm/posixshm/alloc => ../alloc
 	github.com/posixshm/posixshm/codec => ../codec

@@ -665,7 +665,12 @@ func (q *Queue[T]) finishPop(pos uint64, ci int, w uint64) (T, error) {
 	var v T
 	b, blk, err := q.payload(ci, w)
 	if err == nil {
-		v, err = q.codec.Decode(b) // codecs never panic on bad input
+		// Codecs never panic on bad input. The element codec was checked
+		// on attach (its fingerprint), so bytes it cannot decode are bytes
+		// no correct pusher wrote.
+		if v, err = q.codec.Decode(b); err != nil {
+			err = fmt.Errorf("%w: queue %q: item at position %d: %w", ErrCorrupt, q.obj.Name, pos, err)
+		}
 	}
 	q.release(ci, pos)
 	if blk != 0 {

@@ -274,7 +274,7 @@ func attach[T any](seg *segment.Segment, al *alloc.Allocator, obj segment.Object
 	if n := c.FixedSize(); n > 0 && n <= v.slot {
 		q.fixed = n
 	}
-	q.word = wordCodec(c)
+	q.word = codec.IsWord(c)
 	q.live.seg = seg
 	return q, nil
 }
@@ -473,7 +473,7 @@ func (q *Queue[T]) abandon(ci int, pos uint64) {
 func (q *Queue[T]) Push(v T) (err error) {
 	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if q.word {
-		w, _ := toWord(v)
+		w, _ := codec.ToWord(v)
 		return q.pushWord(w)
 	}
 	return q.pushValue(v)
@@ -483,7 +483,7 @@ func (q *Queue[T]) Push(v T) (err error) {
 // PushBatch).
 func (q *Queue[T]) push(v T) error {
 	if q.word {
-		w, _ := toWord(v)
+		w, _ := codec.ToWord(v)
 		return q.pushWord(w)
 	}
 	return q.pushValue(v)

@@ -192,7 +192,7 @@ func attach[T any](seg *segment.Segment, obj segment.Object, o options, c codec.
 	}
 	s, g := seg.Slot()
 	st := &Stack[T]{seg: seg, obj: obj, hdr: h, words: words, data: data, cap: capacity, slot: int(slot), strW: int(stride / 8), codec: c, me: stamp(s, g)}
-	st.word = wordCodec(c)
+	st.word = codec.IsWord(c)
 	st.live.seg = seg
 	return st, nil
 }
@@ -246,7 +246,7 @@ func (s *Stack[T]) Push(v T) (err error) {
 	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if s.word {
 		// The word fast path (word.go): no codec call, no scratch buffer.
-		x, _ := toWord(v)
+		x, _ := codec.ToWord(v)
 		return s.push(nil, x)
 	}
 	bp := s.getBuf()
@@ -420,7 +420,7 @@ func (s *Stack[T]) Pop() (_ T, err error) {
 func (s *Stack[T]) decode(i uint64) (T, error) {
 	if s.word {
 		if b := s.slotBytes(i); s.meta(i).Load() == 8 {
-			return fromWord[T](binary.NativeEndian.Uint64(b)), nil
+			return codec.FromWord[T](binary.NativeEndian.Uint64(b)), nil
 		}
 	}
 	b, err := s.payload(i)

@@ -1,7 +1,6 @@
 package hashmap
 
 import (
-	"errors"
 	"fmt"
 	"math/bits"
 	"runtime"
@@ -73,8 +72,6 @@ const (
 	opDelete  = 2 // LIVE(old) -> TOMB|pending(old)
 	opInsert  = 3 // free -> INSERTING(new), later LIVE|pending(new)
 )
-
-var errRetry = errors.New("hashmap: retry")
 
 func (t *table) corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: map %q: %s", ErrCorrupt, t.name, fmt.Sprintf(format, args...))

@@ -20,9 +20,11 @@ all: lint test
 
 test: test-alone test-unit test-conformance
 
-# Each module must build and vet on its own, through its relative replace
-# lines, without the workspace (as opentelemetry-go's modules do).
+# Each module must be gofmt-clean and build and vet on its own, through its
+# relative replace lines, without the workspace (as opentelemetry-go's
+# modules do).
 test-alone:
+	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone"; exit 1; }; done
 
 test-unit: $(addprefix test/,$(UNIT))

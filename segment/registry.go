@@ -31,8 +31,7 @@ func (s *Segment) claimSlot() error {
 		sl := &s.reg[i]
 		ctl := sl.ctl.Load()
 		if slotState(ctl) != slotFree {
-			var rep Report
-			if !s.repairSlot(i, ctl, &rep) {
+			if !s.repairSlot(i, ctl, &s.attachRep) {
 				unlock(s.fd, lockSlotBase+int64(i))
 				continue // left for a process that can repair it
 			}
@@ -47,6 +46,11 @@ func (s *Segment) claimSlot() error {
 	}
 	return fmt.Errorf("%w: all %d slots are held by live handles (ProcessSlots sets the number at creation)", ErrRegistryFull, len(s.reg))
 }
+
+// AttachReport says what the recovery run while this handle attached
+// (Open, Create and their variants) repaired: the slot it took, if its
+// previous owner had died, and every other dead process's leftovers.
+func (s *Segment) AttachReport() Report { return s.attachRep }
 
 // Slot returns this handle's registry slot and its generation. Together they
 // name this attachment; structures stamp them on what they own.

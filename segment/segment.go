@@ -39,6 +39,7 @@ type Segment struct {
 
 	slot       int
 	gen        uint32
+	attachRep  Report        // what recovery did while this handle attached
 	intentFree atomic.Uint64 // bit i set: intents[i] of our slot is free
 
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
@@ -512,6 +513,16 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 	if err := s.claimSlot(); err != nil {
 		unix.Munmap(mem)
 		return nil, fmt.Errorf("segment %s: %w", name, err)
+	}
+	// Repair what dead processes left, so a newcomer never starts on
+	// half-done state. With nobody dead this costs a lock probe per
+	// attached process.
+	if rep, err := s.Recover(); err == nil {
+		s.attachRep.DeadProcesses += rep.DeadProcesses
+		s.attachRep.Intents += rep.Intents
+		s.attachRep.Reclaimed += rep.Reclaimed
+		s.attachRep.Unhandled += rep.Unhandled
+		s.attachRep.Errors = append(s.attachRep.Errors, rep.Errors...)
 	}
 	return s, nil
 }

@@ -584,3 +584,33 @@ func TestHasIntent(t *testing.T) {
 		t.Fatal("ended intent still found")
 	}
 }
+
+// Open repairs every dead process's leftovers, not only the slot it takes,
+// and says so in AttachReport.
+func TestOpenRecoversAndReports(t *testing.T) {
+	_, name := mustCreate(t, mib)
+	var dead []*segment.Segment
+	for range 2 {
+		p, err := segment.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.BeginIntent(testKind, 1, 0, 0, 0, 0)
+		dead = append(dead, p)
+	}
+	for _, p := range dead {
+		segment.Crash(p)
+	}
+	repaired = nil
+	o, err := segment.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if rep := o.AttachReport(); rep.DeadProcesses != 2 || rep.Intents != 2 || len(repaired) != 2 {
+		t.Fatalf("attach report %+v, %d repairs run", rep, len(repaired))
+	}
+	if st, _ := o.Stats(); st.ProcessesDead != 0 {
+		t.Fatalf("dead processes left after Open: %+v", st)
+	}
+}

@@ -91,7 +91,10 @@ func recoverFunc(w io.Writer, o recoverOptions, arg string) error {
 	if err != nil {
 		return explain(fmt.Errorf("segment %s: recover: %w", seg.Name(), err))
 	}
-	res.Intents, res.Reclaimed, res.Unhandled = rep.Intents, rep.Reclaimed, rep.Unhandled
+	// Attaching already ran a recovery; count its work with ours.
+	at := seg.AttachReport()
+	res.Intents, res.Reclaimed, res.Unhandled = at.Intents+rep.Intents, at.Reclaimed+rep.Reclaimed, rep.Unhandled
+	res.Errors = append(res.Errors, at.Errors...)
 	res.Errors = append(res.Errors, rep.Errors...)
 	al, err := alloc.Of(seg)
 	if err != nil {

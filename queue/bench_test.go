@@ -203,7 +203,8 @@ func BenchmarkCrossProcess(b *testing.B) {
 	for _, shape := range []struct{ p, c int }{{1, 1}, {2, 2}} {
 		b.Run(fmt.Sprintf("queue-%dto%d", shape.p, shape.c), func(b *testing.B) {
 			seg := newSeg(b, 16<<20)
-			if _, err := queue.New[int64](seg, "x", queue.Capacity(4096)); err != nil {
+			q, err := queue.New[int64](seg, "x", queue.Capacity(4096))
+			if err != nil {
 				b.Fatal(err)
 			}
 			n := max(b.N, 1000) / shape.p * shape.p
@@ -224,6 +225,9 @@ func BenchmarkCrossProcess(b *testing.B) {
 			// Process start-up is included; b.N is large enough that it is
 			// small beside the transfer (see items/s at -benchtime 5000000x).
 			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
+			// How often a producer or consumer had to sleep on the futex:
+			// each sleep costs a wake system call on the other side.
+			b.ReportMetric(float64(q.Stats().Sleeps)/float64(n), "sleeps/item")
 		})
 	}
 }

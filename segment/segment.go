@@ -279,6 +279,16 @@ func attach(name, path string, fd int, size int64, o options) (_ *Segment, err e
 			return nil, err
 		}
 		if got {
+			// Look again now that we hold the lock: the creator may have
+			// finished (and released it) since we read the header, and
+			// initialising then would truncate a live segment.
+			if err := fstatReady(fd); err != errNotReadyYet {
+				unlock(fd, lockInit)
+				if err != nil {
+					return nil, fmt.Errorf("segment %s: %w", name, err)
+				}
+				continue
+			}
 			if size > 0 {
 				err = initialise(fd, size, o)
 				unlock(fd, lockInit)
@@ -306,6 +316,26 @@ func attach(name, path string, fd int, size int64, o options) (_ *Segment, err e
 			backoff *= 2
 		}
 	}
+}
+
+// errNotReadyYet says fstatReady found no finished header.
+var errNotReadyYet = errors.New("not ready")
+
+// fstatReady re-reads the file's header: nil if it is initialised,
+// errNotReadyYet if not (yet), or the error that makes it unusable.
+func fstatReady(fd int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat: %w", err)
+	}
+	_, ready, err := readHeader(fd, st.Size)
+	switch {
+	case err != nil:
+		return err
+	case ready:
+		return nil
+	}
+	return errNotReadyYet
 }
 
 // readHeader reads the header with pread, without mapping anything, so a

@@ -40,3 +40,7 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(dirEntry{}.name)-80]
 	_ = [1]struct{}{}[unsafe.Offsetof(regSlot{}.intents)-64]
 )
+
+// SetHookBeforeInitLock installs a function attach calls when it found a
+// file uninitialised and is about to try the init lock.
+func SetHookBeforeInitLock(f func()) { testHookBeforeInitLock = f }

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -98,5 +99,58 @@ func TestAnonymousAttachFD(t *testing.T) {
 	t.Setenv(segment.EnvInheritedFD, "")
 	if _, err := segment.Inherited(); !errors.Is(err, segment.ErrNotExist) {
 		t.Fatalf("Inherited without a descriptor: %v", err)
+	}
+}
+
+// Two processes race OpenOrCreate on a name whose file exists but is empty
+// (a creator between O_EXCL and initialisation, or one that died there).
+// One reads the file as uninitialised, then stalls before the init lock;
+// the other initialises the segment and starts using it. The first, once it
+// gets the lock, must see the finished segment and attach, not initialise
+// it again (which would truncate it under its user).
+func TestOpenOrCreateRaceAfterInit(t *testing.T) {
+	name := uniqueName(t)
+	if err := os.WriteFile("/dev/shm"+name, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stalled, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool // only the first caller stalls
+	segment.SetHookBeforeInitLock(func() {
+		if first.CompareAndSwap(false, true) {
+			close(stalled)
+			<-release
+		}
+	})
+	defer segment.SetHookBeforeInitLock(nil)
+
+	late := make(chan *segment.Segment, 1)
+	go func() {
+		s, err := segment.OpenOrCreate(name, 1<<20)
+		if err != nil {
+			t.Error(err)
+		}
+		late <- s
+	}()
+	<-stalled
+	winner, err := segment.OpenOrCreate(name, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer winner.Close()
+	off, _ := winner.Heap()
+	mark, _ := winner.Bytes(off, 8)
+	copy(mark, "in use!!")
+	close(release)
+	second := <-late
+	if second == nil {
+		t.FailNow()
+	}
+	defer second.Close()
+	if string(mark) != "in use!!" {
+		t.Fatalf("the segment was initialised again under its user: %q", mark)
+	}
+	got, _ := second.Bytes(off, 8)
+	if string(got) != "in use!!" || !second.Created().Equal(winner.Created()) {
+		t.Fatalf("second handle sees %q, created %v vs %v", got, second.Created(), winner.Created())
 	}
 }

@@ -274,6 +274,9 @@ func attach(name, path string, fd int, size int64, o options) (_ *Segment, err e
 		if size > 0 {
 			typ = unix.F_WRLCK
 		}
+		if testHookBeforeInitLock != nil {
+			testHookBeforeInitLock()
+		}
 		got, err := tryLock(fd, lockInit, typ)
 		if err != nil {
 			return nil, err
@@ -317,6 +320,10 @@ func attach(name, path string, fd int, size int64, o options) (_ *Segment, err e
 		}
 	}
 }
+
+// testHookBeforeInitLock, set only by tests, runs when attach has found the
+// file uninitialised and is about to try the init lock.
+var testHookBeforeInitLock func()
 
 // errNotReadyYet says fstatReady found no finished header.
 var errNotReadyYet = errors.New("not ready")

@@ -150,31 +150,7 @@ func (r *Raw) All() iter.Seq2[[]byte, []byte] {
 }
 
 // Stats scans the table, as Map.Stats.
-func (r *Raw) Stats() Stats {
-	t := r.t
-	defer t.seg.Catch(nil, debug.SetPanicOnFault(true)) // the zero Stats on a fault
-	st := Stats{Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load())}
-	for i := range t.slots {
-		w := t.slots[i].Load()
-		switch stateOf(w) {
-		case stLive:
-			st.Live++
-			if pending(w) {
-				st.InFlight++
-			}
-		case stTomb, stClean:
-			st.Tombstones++
-			if pending(w) {
-				st.InFlight++
-			}
-		case stInserting:
-			st.InFlight++
-		default:
-			st.Empty++
-		}
-	}
-	return st
-}
+func (r *Raw) Stats() Stats { return r.t.stats() }
 
 // Check verifies what can be verified of a map without writing: its
 // header against the directory, every slot's state, every live record's

@@ -562,9 +562,11 @@ type Stats struct {
 // Stats scans the table. It takes no lock; under concurrent writes the
 // counts are approximate, at rest exact. On a memory fault (the segment's
 // file truncated by a peer) it returns the zero Stats.
-func (m *Map[K, V]) Stats() Stats {
-	t := m.t
-	defer t.seg.Catch(nil, debug.SetPanicOnFault(true))
+func (m *Map[K, V]) Stats() Stats { return m.t.stats() }
+
+// stats is Stats for any view of the table (Map and Raw).
+func (t *table) stats() Stats {
+	defer t.seg.Catch(nil, debug.SetPanicOnFault(true)) // the zero Stats on a fault
 	st := Stats{
 		Capacity: int(t.capacity), Slots: len(t.slots), Counter: int(t.hdr.live.Load()), Repaired: int(t.hdr.repaired.Load()),
 		HighWater: int(min(t.hdr.highWater.Load(), uint64(t.capacity))),

@@ -45,4 +45,12 @@ func TestStatsCounts(t *testing.T) {
 	if st.Stores != 81 || st.Deletes != 20 || st.Live != 40 || st.HighWater != 60 {
 		t.Fatalf("stats %+v", st)
 	}
+	// The type-less view tools use reports the same figures.
+	raw, err := hashmap.OpenRaw(seg, "stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs := raw.Stats(); rs != st {
+		t.Fatalf("Raw.Stats %+v, Map.Stats %+v", rs, st)
+	}
 }

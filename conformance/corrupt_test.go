@@ -360,20 +360,7 @@ func corruptOps(seg *segment.Segment, rng *rand.Rand, prefix string) []corruptOp
 }
 
 func corruptDuration(t *testing.T) time.Duration {
-	if *corruptDurationFlag > 0 {
-		return *corruptDurationFlag
-	}
-	if s := os.Getenv("CORRUPT_DURATION"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			t.Fatalf("CORRUPT_DURATION: %v", err)
-		}
-		return d
-	}
-	if testing.Short() {
-		return 4 * time.Second
-	}
-	return 10 * time.Second
+	return runLength(t, *corruptDurationFlag, "CORRUPT_DURATION", 10*time.Second, 4*time.Second)
 }
 
 func TestCorruptionCampaign(t *testing.T) {

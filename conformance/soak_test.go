@@ -35,20 +35,26 @@ import (
 var soakDurationFlag = flag.Duration("soak.duration", 0, "length of TestSoak's chaos phase (default 20s, 8s with -short; or $SOAK_DURATION)")
 
 func soakDuration(t *testing.T) time.Duration {
-	if *soakDurationFlag > 0 {
-		return *soakDurationFlag
+	return runLength(t, *soakDurationFlag, "SOAK_DURATION", 20*time.Second, 8*time.Second)
+}
+
+// runLength is how long a long-running test runs: its flag if set, else the
+// environment variable env, else def (short under -short).
+func runLength(t *testing.T, flagValue time.Duration, env string, def, short time.Duration) time.Duration {
+	if flagValue > 0 {
+		return flagValue
 	}
-	if s := os.Getenv("SOAK_DURATION"); s != "" {
+	if s := os.Getenv(env); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			t.Fatalf("SOAK_DURATION: %v", err)
+			t.Fatalf("%s: %v", env, err)
 		}
 		return d
 	}
 	if testing.Short() {
-		return 8 * time.Second
+		return short
 	}
-	return 20 * time.Second
+	return def
 }
 
 // soakRoles: scenario and lineage count. Two cores run all of them, so the

@@ -45,3 +45,21 @@ func load[T any](b []byte) (v T, ok bool) {
 	}
 	return *(*T)(p), true
 }
+
+// wordBits and fromWordBits view an 8-byte word kind (int64, uint64, int,
+// uint, float64: the kinds ToWord accepts) as its bits, in place. The
+// caller has checked the kind once (IsWord); the size check only keeps a
+// misuse with a smaller T from reading past it.
+func wordBits[T any](v T) uint64 {
+	if unsafe.Sizeof(v) != 8 {
+		return 0
+	}
+	return *(*uint64)(unsafe.Pointer(&v))
+}
+
+func fromWordBits[T any](w uint64) (v T) {
+	if unsafe.Sizeof(v) == 8 {
+		*(*uint64)(unsafe.Pointer(&v)) = w
+	}
+	return v
+}

@@ -54,6 +54,16 @@ func ToWord[T any](v T) (uint64, bool) {
 	return 0, false
 }
 
+// WordBits is ToWord for a hot path that has already checked T once with
+// IsWord: it reads v's 8 bytes in place, with no type switch, and inlines.
+// For a T that IsWord did not accept the result is meaningless.
+func WordBits[T any](v T) uint64 { return wordBits(v) }
+
+// FromWordBits is WordBits's inverse, under the same condition: T must be a
+// type IsWord accepted (an 8-byte number), never a pointer or other type
+// whose bits are not free to choose.
+func FromWordBits[T any](w uint64) T { return fromWordBits[T](w) }
+
 // FromWord is ToWord's inverse; for other types it returns the zero T.
 func FromWord[T any](w uint64) T {
 	var v T

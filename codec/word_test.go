@@ -24,3 +24,29 @@ func TestWord(t *testing.T) {
 		t.Fatal("a string is not a word")
 	}
 }
+
+// WordBits and FromWordBits must agree with ToWord and FromWord on every
+// word kind, since handles using either share the same cells.
+func TestWordBits(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, math.MaxInt64, math.MinInt64} {
+		w, _ := codec.ToWord(v)
+		if got := codec.WordBits(v); got != w {
+			t.Fatalf("WordBits(%d) = %#x, ToWord %#x", v, got, w)
+		}
+		if back := codec.FromWordBits[int64](w); back != v {
+			t.Fatalf("FromWordBits(%#x) = %d, want %d", w, back, v)
+		}
+	}
+	for _, f := range []float64{0, math.Pi, math.Inf(-1), -0.0} {
+		w, _ := codec.ToWord(f)
+		if codec.WordBits(f) != w || math.Float64bits(codec.FromWordBits[float64](w)) != math.Float64bits(f) {
+			t.Fatalf("float64 %v does not round-trip", f)
+		}
+	}
+	if w, _ := codec.ToWord(uint(7)); codec.WordBits(uint(7)) != w || codec.FromWordBits[uint](w) != 7 {
+		t.Fatal("uint round trip")
+	}
+	if codec.WordBits(int32(-1)) != 0 || codec.FromWordBits[int32](^uint64(0)) != 0 {
+		t.Fatal("a 4-byte T must not be read or written as 8 bytes")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/codec"
@@ -47,10 +48,13 @@ type Queue[T any] struct {
 	codec codec.Codec[T]
 	fixed int  // codec.FixedSize(), when it fits a slot; else 0
 	word  bool // T is a plain 8-byte number with the default codec (word.go)
-	me    uint32
-	max   int // largest encoded value this handle pushes
-	live  liveness
-	pool  sync.Pool // *[]byte scratch buffers for variable-size encodings
+	// plainPub: publish with a plain store (storeRelease), since this
+	// process is registered for sleepers' fences (segment.PlainPublishOK)
+	plainPub bool
+	me       uint32
+	max      int // largest encoded value this handle pushes
+	live     liveness
+	pool     sync.Pool // *[]byte scratch buffers for variable-size encodings
 }
 
 // Option configures New and Open.
@@ -275,6 +279,7 @@ func attach[T any](seg *segment.Segment, al *alloc.Allocator, obj segment.Object
 		q.fixed = n
 	}
 	q.word = codec.IsWord(c)
+	q.plainPub = segment.PlainPublishOK()
 	q.live.seg = seg
 	return q, nil
 }
@@ -449,7 +454,11 @@ func (q *Queue[T]) waitChange(sw *atomic.Uint64, w uint64) bool {
 
 // publish makes the cell ci, claimed for pos, available to consumers.
 func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
-	q.state(ci).Store(makeState(pos, stFull, spill, 0))
+	if w := makeState(pos, stFull, spill, 0); q.plainPub {
+		storeRelease(q.state(ci), w)
+	} else {
+		q.state(ci).Store(w)
+	}
 	q.wake(&q.hdr.notEmpty)
 }
 
@@ -473,7 +482,7 @@ func (q *Queue[T]) abandon(ci int, pos uint64) {
 func (q *Queue[T]) Push(v T) (err error) {
 	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if q.word {
-		w, _ := codec.ToWord(v)
+		w := codec.WordBits(v)
 		return q.pushWord(w)
 	}
 	return q.pushValue(v)
@@ -483,7 +492,7 @@ func (q *Queue[T]) Push(v T) (err error) {
 // PushBatch).
 func (q *Queue[T]) push(v T) error {
 	if q.word {
-		w, _ := codec.ToWord(v)
+		w := codec.WordBits(v)
 		return q.pushWord(w)
 	}
 	return q.pushValue(v)
@@ -761,10 +770,14 @@ func announce(w *atomic.Uint32) uint32 {
 	}
 }
 
-// wake wakes every sleeper on w if the sleepers bit is set. Go's atomics
-// are sequentially consistent, so a sleeper's announce and re-check and a
-// waker's change of the queue and its load of w cannot both miss each
-// other: either the re-check sees the change, or this load sees the bit.
+// wake wakes every sleeper on w if the sleepers bit is set. A sleeper's
+// announce and re-check and a waker's change of the queue and its load of
+// w cannot both miss each other: either the re-check sees the change, or
+// this load sees the bit. That needs store-load order on both sides. Go's
+// atomics give it where the change is an atomic Store or a CAS (every pop,
+// and a push whose process could not register for fences); a push that
+// published with a plain store (storeRelease) relies on the PopWait
+// sleeper's segment.OtherProcessesFence between its announce and re-check.
 func (q *Queue[T]) wake(w *atomic.Uint32) { wakeSleepers(q.seg, w) }
 
 // wakeSleepers is wake for code without a Queue (the repair, inspection
@@ -790,6 +803,10 @@ func wakeSleepers(seg *segment.Segment, w *atomic.Uint32) {
 // waiter words). A queue that stays empty or full still finds its waiters
 // asleep within those microseconds, using no CPU.
 const waitSpins = 32
+
+// unfencedSleep bounds a PopWait sleep that could not fence (PopWait): the
+// most a missed wake-up can delay an item.
+const unfencedSleep = time.Millisecond
 
 // PushWait is Push that waits while the queue is full, sleeping on a futex
 // until a consumer makes room or ctx ends; then it returns ctx.Err().
@@ -844,7 +861,12 @@ func (q *Queue[T]) PopWait(ctx context.Context) (_ T, err error) {
 		// Re-check after announcing ourselves: a producer that published
 		// before it could see the sleepers bit is seen by this Pop; one that
 		// publishes later moves notEmpty past seq and wakes us.
+		// The fence orders the announcement before the re-check in every
+		// producer's eyes, which their plain-store publishes do not (wake).
+		// Where the kernel refuses it, sleep briefly instead: a producer
+		// might not see the bit, but the next re-check sees its item.
 		seq := announce(&q.hdr.notEmpty)
+		fenced := segment.OtherProcessesFence()
 		v, err = q.pop()
 		if !errors.Is(err, ErrEmpty) {
 			q.hdr.popWaiters.Add(^uint32(0))
@@ -852,7 +874,12 @@ func (q *Queue[T]) PopWait(ctx context.Context) (_ T, err error) {
 			return v, err
 		}
 		q.hdr.sleeps.Add(1)
-		werr := q.seg.Wait(ctx, &q.hdr.notEmpty, seq)
+		var werr error
+		if fenced {
+			werr = q.seg.Wait(ctx, &q.hdr.notEmpty, seq)
+		} else {
+			werr = q.seg.WaitAtMost(ctx, &q.hdr.notEmpty, seq, unfencedSleep)
+		}
 		q.hdr.popWaiters.Add(^uint32(0))
 		in.End()
 		if werr != nil {

@@ -66,7 +66,7 @@ func (q *Queue[T]) popWord() (T, error) {
 			var zero T
 			return zero, fmt.Errorf("%w: cell %d holds %d bytes, want 8 (%s)", ErrCorrupt, ci, n, q.codec.ID())
 		}
-		return codec.FromWord[T](x), nil
+		return codec.FromWordBits[T](x), nil
 	}
 	pos, ci, w, err := q.claimPop()
 	if err != nil {

@@ -31,13 +31,20 @@ const (
 // their condition in a loop. It returns ctx.Err() once ctx is done, else nil.
 // w must point into s.
 func (s *Segment) Wait(ctx context.Context, w *atomic.Uint32, val uint32) error {
+	return s.WaitAtMost(ctx, w, val, maxSleep)
+}
+
+// WaitAtMost is Wait with the sleep bounded by d instead of 100 ms (d is
+// capped at 100 ms), for a sleeper that cannot rule out a missed wake-up
+// (see OtherProcessesFence).
+func (s *Segment) WaitAtMost(ctx context.Context, w *atomic.Uint32, val uint32, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if !s.contains(unsafe.Pointer(w), 4) {
 		return fmt.Errorf("%w: futex word outside the segment", ErrCorrupt)
 	}
-	d := maxSleep
+	d = min(d, maxSleep)
 	if dl, ok := ctx.Deadline(); ok {
 		if until := time.Until(dl); until < d {
 			d = until

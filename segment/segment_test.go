@@ -501,6 +501,23 @@ func TestFutexWaitWake(t *testing.T) {
 	}
 }
 
+// TestFences: a process registered for fences (and so publishing with plain
+// stores) must be able to issue one, or its own sleepers would have to fall
+// back to bounded sleeps. WaitAtMost returns without a wake.
+func TestFences(t *testing.T) {
+	plain, fenced := segment.PlainPublishOK(), segment.OtherProcessesFence()
+	t.Logf("membarrier: registered %v, fence %v", plain, fenced)
+	if plain && !fenced {
+		t.Fatal("registered for fences but cannot issue one")
+	}
+	s, _ := mustCreate(t, mib)
+	off, _ := s.Heap()
+	w, _ := segment.At[atomic.Uint32](s, off)
+	if err := s.WaitAtMost(context.Background(), w, 0, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestReadOnly(t *testing.T) {
 	s, name := mustCreate(t, mib)
 	h := newBumpHeap(s)

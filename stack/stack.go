@@ -246,7 +246,7 @@ func (s *Stack[T]) Push(v T) (err error) {
 	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if s.word {
 		// The word fast path (word.go): no codec call, no scratch buffer.
-		x, _ := codec.ToWord(v)
+		x := codec.WordBits(v)
 		return s.push(nil, x)
 	}
 	bp := s.getBuf()
@@ -420,7 +420,7 @@ func (s *Stack[T]) Pop() (_ T, err error) {
 func (s *Stack[T]) decode(i uint64) (T, error) {
 	if s.word {
 		if b := s.slotBytes(i); s.meta(i).Load() == 8 {
-			return codec.FromWord[T](binary.NativeEndian.Uint64(b)), nil
+			return codec.FromWordBits[T](binary.NativeEndian.Uint64(b)), nil
 		}
 	}
 	b, err := s.payload(i)

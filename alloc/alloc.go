@@ -96,8 +96,14 @@ func (a *Allocator) Alloc(n uint64) (_ segment.Offset, err error) {
 			return 0, err
 		}
 	}
-	a.block(h).state.Store(packState(stateOwned, class, a.slot, a.gen))
+	// Count before the block is marked owned. A process killed between
+	// the two then leaves the counters one block high (a popped block,
+	// still marked free, is the one leak a kill in Alloc can cause, and
+	// counting it in use is right). In the other order, recovery frees the
+	// owned block of the dead process and counts that free, so the
+	// counters would say one block fewer than the heap holds.
 	l.allocs.Add(1)
+	a.block(h).state.Store(packState(stateOwned, class, a.slot, a.gen))
 	return segment.Offset(h + blockHdr), nil
 }
 

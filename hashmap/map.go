@@ -44,8 +44,13 @@ type keyType interface{ ~string | ~[]byte }
 type Map[K keyType, V any] struct {
 	t    *table
 	vc   codec.Codec[V]
+	word bool      // V is a plain 8-byte number under the default codec: Load reads it in place (codec.IsWord)
 	bufs sync.Pool // *[]byte for encoded values
 }
+
+// fastProbes bounds Load's inlined walk of a probe chain: at a load factor
+// of at most 3/4 nearly every chain is shorter; a longer one takes lookup.
+const fastProbes = 8
 
 // Option configures New and Open.
 type Option func(*config)
@@ -163,7 +168,7 @@ func open[K keyType, V any](seg *segment.Segment, name string, create bool, opts
 	if err != nil {
 		return nil, err
 	}
-	return &Map[K, V]{t: t, vc: vc}, nil
+	return &Map[K, V]{t: t, vc: vc, word: codec.IsWord(vc)}, nil
 }
 
 // initMap lays out a new map in its (not zeroed) object block, before any
@@ -266,41 +271,71 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	t := m.t
 	h := hashOf(t.seed, key)
-	// Fast path: the key's live record in its home slot, which is where
-	// most keys sit at a load factor of at most 3/4. Same checks as
-	// lookup and readRecord, inlined; anything else takes the full probe.
-	if i := h & t.mask; i < uint64(len(t.slots)) {
-		w := t.slots[i].Load()
-		if w&(stateMask|tagMask) == stLive<<stateShift|uint64(tagOfHash(h))<<tagShift {
-			off, mem := recOff(w), t.mem
-			if off >= t.heapLo && off+recHdrSize+uint64(len(key)) <= uint64(len(mem)) {
-				b := mem[off:]
-				kl, vl := uint64(native.Uint32(b[8:])), uint64(native.Uint32(b[12:]))
-				end := off + recHdrSize + kl + vl
-				if native.Uint64(b) == h && kl == uint64(len(key)) && kl+vl <= t.maxRecord && end <= uint64(len(mem)) &&
-					string(mem[off+recHdrSize:off+recHdrSize+kl]) == string(key) {
-					v, derr := m.vc.Decode(mem[off+recHdrSize+kl : end : end])
-					if t.slots[i].Load() == w {
-						if derr != nil {
-							return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
-						}
-						return v, true, nil
-					}
-				}
-			}
+	// Fast path: walk the key's probe chain, the same walk as lookup and
+	// readRecord inlined, over the slot states a reader can judge alone. A
+	// live slot with another tag, a tombstone or an insert in flight is
+	// passed; an empty slot ends the chain; a live slot with the key's tag
+	// is compared with its record. Anything else (a fence, a record that is
+	// not the key's but whose slot changed meanwhile, corruption) takes
+	// lookup from the start, which handles every case.
+	want := stLive<<stateShift | uint64(tagOfHash(h))<<tagShift
+	mem, slots := t.mem, t.slots
+	i := h & t.mask
+	for range fastProbes {
+		if i >= uint64(len(slots)) {
+			break
 		}
+		w := slots[i].Load()
+		if w&(stateMask|tagMask) == want {
+			off := recOff(w)
+			if off < t.heapLo || off+recHdrSize+uint64(len(key)) > uint64(len(mem)) {
+				break
+			}
+			b := mem[off:]
+			kl, vl := uint64(native.Uint32(b[8:])), uint64(native.Uint32(b[12:]))
+			end := off + recHdrSize + kl + vl
+			if kl+vl > t.maxRecord || end > uint64(len(mem)) {
+				break
+			}
+			if native.Uint64(b) == h && kl == uint64(len(key)) &&
+				string(mem[off+recHdrSize:off+recHdrSize+kl]) == string(key) {
+				val := mem[off+recHdrSize+kl : end : end]
+				var derr error
+				if m.word && vl == 8 {
+					value = codec.FromWordBits[V](native.Uint64(val))
+				} else {
+					value, derr = m.vc.Decode(val)
+				}
+				if slots[i].Load() != w {
+					break
+				}
+				if derr != nil {
+					return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
+				}
+				return value, true, nil
+			}
+			if slots[i].Load() != w {
+				break
+			}
+		} else if st := stateOf(w); st == stEmpty {
+			return value, false, nil
+		} else if st != stLive && st != stTomb && st != stInserting {
+			break
+		}
+		i = (i + 1) & t.mask
 	}
+	var zero V
 	for {
 		i, w, val, err := lookup(t, key, h)
 		if err != nil || w == 0 {
-			return value, false, err
+			return zero, false, err
 		}
 		v, derr := m.vc.Decode(val)
 		if t.slots[i].Load() != w {
 			continue // replaced while we copied it: read again
 		}
 		if derr != nil {
-			return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
+			return zero, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
 		}
 		return v, true, nil
 	}

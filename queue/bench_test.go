@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -200,7 +202,23 @@ func BenchmarkCrossProcess(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
 	})
-	for _, shape := range []struct{ p, c int }{{1, 1}, {2, 2}} {
+	shapes := []struct{ p, c int }{{1, 1}, {2, 2}, {4, 4}}
+	if runtime.NumCPU() >= 16 {
+		shapes = append(shapes, struct{ p, c int }{8, 8})
+	}
+	for _, shape := range shapes {
+		// In-process peers of the same shape, goroutines instead of
+		// processes: what Go offers without shared memory.
+		b.Run(fmt.Sprintf("chan-%dto%d-goroutines", shape.p, shape.c), func(b *testing.B) {
+			c := make(chan int64, 4096)
+			inProcess(b, shape.p, shape.c, func(v int64) bool { c <- v; return true },
+				func() bool { <-c; return true })
+		})
+		b.Run(fmt.Sprintf("xsync-mpmc-%dto%d-goroutines", shape.p, shape.c), func(b *testing.B) {
+			q := xsync.NewMPMCQueue[int64](4096)
+			inProcess(b, shape.p, shape.c, q.TryEnqueue,
+				func() bool { _, ok := q.TryDequeue(); return ok })
+		})
 		b.Run(fmt.Sprintf("queue-%dto%d", shape.p, shape.c), func(b *testing.B) {
 			seg := newSeg(b, 16<<20)
 			q, err := queue.New[int64](seg, "x", queue.Capacity(4096))
@@ -230,4 +248,34 @@ func BenchmarkCrossProcess(b *testing.B) {
 			b.ReportMetric(float64(q.Stats().Sleeps)/float64(n), "sleeps/item")
 		})
 	}
+}
+
+// inProcess moves b.N items from p producer to c consumer goroutines
+// through push and pop, which report false when the queue is full or empty
+// (the caller then yields and retries), and reports items/s.
+func inProcess(b *testing.B, p, c int, push func(int64) bool, pop func() bool) {
+	n := max(b.N, 1000) / (p * c) * (p * c)
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range p {
+		wg.Go(func() {
+			for i := range n / p {
+				for !push(int64(i)) {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	for range c {
+		wg.Go(func() {
+			for range n / c {
+				for !pop() {
+					runtime.Gosched()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
 }

@@ -431,7 +431,7 @@ func benchHashMap(c *harness.Child) error {
 //	go test -run '^$' -bench HashMapProcs -count 5 .
 func BenchmarkHashMapProcs(b *testing.B) {
 	for _, mode := range []string{"load", "mix"} {
-		for _, procs := range []int{1, 2, 4} {
+		for _, procs := range benchProcs() {
 			b.Run(fmt.Sprintf("%s/P=%d", mode, procs), func(b *testing.B) {
 				floor := atomicAddNs()
 				name := harness.SegmentName(b)

@@ -344,6 +344,18 @@ func backoff(i int) {
 
 // claimPush claims the cell of the next push position for this process.
 func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
+	// First try: CAS the cell at the hint from the one free word it holds
+	// when it is ready for pos (free words name their position exactly:
+	// layout.go), without loading it first. Across cores that saves a
+	// transfer of the cell's line, which a consumer wrote last: a load
+	// fetches it shared and the CAS then fetches it again to own it. Any
+	// other state fails the CAS, and the loop below sorts it out.
+	pos = q.hdr.enq.Load()
+	ci = int(pos & q.mask)
+	if q.state(ci).CompareAndSwap(makeState(pos, stFree, false, 0), makeState(pos, stWriting, spill, q.me)) {
+		q.claimedPush(pos)
+		return pos, ci, nil
+	}
 	for i := 0; i < maxSpins; i++ {
 		backoff(i)
 		pos = q.hdr.enq.Load()
@@ -355,10 +367,7 @@ func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
 		switch {
 		case d == 0 && st == stFree:
 			if sw.CompareAndSwap(w, makeState(pos, stWriting, spill, q.me)) {
-				advanceHint(&q.hdr.enq, q.hb[hintEnq:hintEnq+8], pos)
-				if pos&(highWaterEvery-1) == 0 {
-					q.sampleHighWater(pos)
-				}
+				q.claimedPush(pos)
 				return pos, ci, nil
 			}
 		case d >= 0:
@@ -382,6 +391,14 @@ func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
 		}
 	}
 	return 0, 0, errNoProgress
+}
+
+// claimedPush moves the push hint past pos, which this handle claimed.
+func (q *Queue[T]) claimedPush(pos uint64) {
+	advanceHint(&q.hdr.enq, q.hb[hintEnq:hintEnq+8], pos)
+	if pos&(highWaterEvery-1) == 0 {
+		q.sampleHighWater(pos)
+	}
 }
 
 // claimPop claims the cell of the next pop position; w is its state as
@@ -464,7 +481,11 @@ func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
 
 // release frees cell ci after a pop of pos, for the push of pos+cap.
 func (q *Queue[T]) release(ci int, pos uint64) {
-	q.state(ci).Store(makeState(pos+q.cap, stFree, false, 0))
+	if w := makeState(pos+q.cap, stFree, false, 0); q.plainPub {
+		storeRelease(q.state(ci), w)
+	} else {
+		q.state(ci).Store(w)
+	}
 	q.wakePushers()
 }
 
@@ -774,10 +795,11 @@ func announce(w *atomic.Uint32) uint32 {
 // announce and re-check and a waker's change of the queue and its load of
 // w cannot both miss each other: either the re-check sees the change, or
 // this load sees the bit. That needs store-load order on both sides. Go's
-// atomics give it where the change is an atomic Store or a CAS (every pop,
-// and a push whose process could not register for fences); a push that
-// published with a plain store (storeRelease) relies on the PopWait
-// sleeper's segment.OtherProcessesFence between its announce and re-check.
+// atomics give it where the change is an atomic Store or a CAS (in a
+// process that could not register for fences); a push or pop that
+// published or released with a plain store (storeRelease) relies on the
+// PopWait or PushWait sleeper's segment.OtherProcessesFence between its
+// announce and its re-check.
 func (q *Queue[T]) wake(w *atomic.Uint32) { wakeSleepers(q.seg, w) }
 
 // wakeSleepers is wake for code without a Queue (the repair, inspection
@@ -804,8 +826,8 @@ func wakeSleepers(seg *segment.Segment, w *atomic.Uint32) {
 // asleep within those microseconds, using no CPU.
 const waitSpins = 32
 
-// unfencedSleep bounds a PopWait sleep that could not fence (PopWait): the
-// most a missed wake-up can delay an item.
+// unfencedSleep bounds a PopWait or PushWait sleep that could not fence
+// (PopWait): the most a missed wake-up can delay an item or a free cell.
 const unfencedSleep = time.Millisecond
 
 // PushWait is Push that waits while the queue is full, sleeping on a futex
@@ -825,6 +847,7 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) (err error) {
 		q.hdr.pushWaiters.Add(1)
 		in.SetA(1)
 		seq := announce(&q.hdr.notFull)
+		fenced := segment.OtherProcessesFence() // as in PopWait: pops release with plain stores
 		err = q.push(v)
 		if !errors.Is(err, ErrFull) {
 			q.hdr.pushWaiters.Add(^uint32(0))
@@ -832,7 +855,12 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) (err error) {
 			return err
 		}
 		q.hdr.sleeps.Add(1)
-		werr := q.seg.Wait(ctx, &q.hdr.notFull, seq)
+		var werr error
+		if fenced {
+			werr = q.seg.Wait(ctx, &q.hdr.notFull, seq)
+		} else {
+			werr = q.seg.WaitAtMost(ctx, &q.hdr.notFull, seq, unfencedSleep)
+		}
 		q.hdr.pushWaiters.Add(^uint32(0))
 		in.End()
 		if werr != nil {

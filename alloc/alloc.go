@@ -33,6 +33,7 @@ type Allocator struct {
 	nChunks  uint64
 	slot     int
 	gen      uint32
+	shard    int // the free list this process tries first (home)
 }
 
 // MaxAlloc is the largest n Alloc accepts; the segment's free space usually
@@ -71,7 +72,7 @@ func Of(seg *segment.Segment) (*Allocator, error) {
 		return nil, err
 	}
 	slot, gen := seg.Slot()
-	return &Allocator{seg: seg, hdr: hdr, table: table, blocks: blocks, chunkOff: chunkOff, nChunks: n, slot: slot, gen: gen}, nil
+	return &Allocator{seg: seg, hdr: hdr, table: table, blocks: blocks, chunkOff: chunkOff, nChunks: n, slot: slot, gen: gen, shard: max(slot, 0) & (shards - 1)}, nil
 }
 
 // Alloc returns the offset of a block with at least n usable bytes, aligned
@@ -86,14 +87,28 @@ func (a *Allocator) Alloc(n uint64) (_ segment.Offset, err error) {
 	if class < 0 {
 		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, n)
 	}
-	l := &a.hdr.lists[class]
-	h, err := a.pop(class)
-	if err != nil {
-		return 0, err
-	}
-	if h == 0 {
-		if h, err = a.carve(class, n); err != nil {
-			return 0, err
+	// Take from this process's list of the class, then from the others,
+	// moving on from a list whose CAS another caller won as from an empty
+	// one, and carve fresh blocks only when a round found every list of
+	// the class empty.
+	home, lists := a.home(class), a.shardsOf(class)
+	var h uint64
+	var l *classList
+	for h == 0 {
+		contended := false
+		for i := 0; i < lists && h == 0; i++ {
+			l = a.list(class, (home+i)&(shards-1))
+			var lost bool
+			if h, lost, err = a.pop(l, class); err != nil {
+				return 0, err
+			}
+			contended = contended || lost
+		}
+		if h == 0 && !contended {
+			l = a.list(class, home)
+			if h, err = a.carve(l, class, n); err != nil {
+				return 0, err
+			}
 		}
 	}
 	// Count before the block is marked owned. A process killed between
@@ -154,9 +169,28 @@ func (a *Allocator) release(h, w uint64) error {
 	if !a.block(h).state.CompareAndSwap(w, packState(stateFree, class, 0, 0)) {
 		return fmt.Errorf("%w: block %d freed twice concurrently", ErrInvalidFree, h+blockHdr)
 	}
-	a.push(class, h)
-	a.hdr.lists[class].frees.Add(1)
+	a.push(class, a.home(class), h).frees.Add(1)
 	return nil
+}
+
+// list returns free list shard of class.
+func (a *Allocator) list(class, shard int) *classList {
+	if shard == 0 || class >= numSmallClasses {
+		return &a.hdr.lists[class]
+	}
+	return &a.hdr.shards[class][shard-1]
+}
+
+// home returns the free list of class that this process tries first. Each
+// process starts on its own (by registry slot), so that one process's
+// frees and allocations of a size reuse the same, cache-warm blocks; Alloc
+// and push move on to the next list whenever a CAS loses to another
+// caller, which spreads goroutines contending in one process too.
+func (a *Allocator) home(class int) int {
+	if class >= numSmallClasses {
+		return 0
+	}
+	return a.shard
 }
 
 // UsableSize returns how many bytes the block at off can hold.
@@ -221,18 +255,18 @@ func (a *Allocator) validIndex(idx uint32) bool {
 	return h >= a.chunkOff && h < a.chunkOff+a.nChunks*chunkSize
 }
 
-// pop takes the top block of class's free list, returning its header offset
-// or 0 if the list is empty.
-func (a *Allocator) pop(class int) (uint64, error) {
-	l := &a.hdr.lists[class]
-	for spins := 0; ; spins++ {
+// pop takes the top block of l, a free list of class, and returns its
+// header offset; 0 if the list is empty, or if its CAS lost to another
+// caller (lost), when the caller had better try another list.
+func (a *Allocator) pop(l *classList, class int) (h uint64, lost bool, err error) {
+	for {
 		head := l.head.Load()
 		idx := uint32(head)
 		if idx == 0 {
-			return 0, nil
+			return 0, false, nil
 		}
 		if !a.validIndex(idx) {
-			return 0, fmt.Errorf("%w: class %d free list head %d is outside the heap", ErrCorrupt, class, idx)
+			return 0, false, fmt.Errorf("%w: class %d free list head %d is outside the heap", ErrCorrupt, class, idx)
 		}
 		h := uint64(idx) * blockAlign
 		next := a.block(h).next.Load()
@@ -242,29 +276,36 @@ func (a *Allocator) pop(class int) (uint64, error) {
 			// we read the head (the CAS would fail: retry), or the list is
 			// corrupt (the head is unchanged).
 			if l.head.Load() == head {
-				return 0, fmt.Errorf("%w: class %d free list: block %d has a bad link", ErrCorrupt, class, h+blockHdr)
+				return 0, false, fmt.Errorf("%w: class %d free list: block %d has a bad link", ErrCorrupt, class, h+blockHdr)
 			}
 			continue
 		}
-		if l.head.CompareAndSwap(head, (head>>32+1)<<32|uint64(nidx)) {
-			if w := a.block(h).state.Load(); stateOf(w) != stateFree || classOf(w) != class {
-				return 0, fmt.Errorf("%w: class %d free list held a block in state %s", ErrCorrupt, class, stateName(stateOf(w)))
-			}
-			return h, nil
+		if !l.head.CompareAndSwap(head, (head>>32+1)<<32|uint64(nidx)) {
+			return 0, true, nil
 		}
+		if w := a.block(h).state.Load(); stateOf(w) != stateFree || classOf(w) != class {
+			return 0, false, fmt.Errorf("%w: class %d free list held a block in state %s", ErrCorrupt, class, stateName(stateOf(w)))
+		}
+		return h, false, nil
 	}
 }
 
-// push puts the block at header offset h on class's free list.
-func (a *Allocator) push(class int, h uint64) {
-	l := &a.hdr.lists[class]
+// push puts the block at header offset h on a free list of class, starting
+// with list shard and moving on to the next when a CAS loses to another
+// caller (home), and returns the list.
+func (a *Allocator) push(class, shard int, h uint64) *classList {
+	l := a.list(class, shard)
 	idx := uint64(h / blockAlign)
 	b := a.block(h)
 	for {
 		head := l.head.Load()
 		b.next.Store(blockMagic<<32 | uint64(uint32(head)))
 		if l.head.CompareAndSwap(head, (head>>32+1)<<32|idx) {
-			return
+			return l
+		}
+		if class < numSmallClasses {
+			shard = (shard + 1) & (shards - 1)
+			l = a.list(class, shard)
 		}
 	}
 }
@@ -272,8 +313,8 @@ func (a *Allocator) push(class int, h uint64) {
 // carve claims fresh chunks for class. For a small class it cuts the chunk
 // into blocks, keeps the first and pushes the rest with one CAS; for a large
 // class the block is the claimed span. It returns the kept block's header
-// offset.
-func (a *Allocator) carve(class int, n uint64) (uint64, error) {
+// offset. The other blocks go on l, a free list of class.
+func (a *Allocator) carve(l *classList, class int, n uint64) (uint64, error) {
 	c := classes[class]
 	span := max(c.chunks, 1)
 	var first uint64
@@ -292,7 +333,6 @@ func (a *Allocator) carve(class int, n uint64) (uint64, error) {
 	// lost, but the heap stays walkable (walk skips zero entries one chunk
 	// at a time).
 	base := a.chunkOff + first*chunkSize
-	l := &a.hdr.lists[class]
 	if c.chunks > 0 {
 		a.block(base).state.Store(packState(stateFree, class, 0, 0))
 		a.table[first].Store(chunkEntry(class))

@@ -32,11 +32,28 @@ const (
 )
 
 // heapHeader sits at the start of the heap.
+//
+// Each small class has shards free lists (each with its own counters), and
+// Alloc and Free pick one at random: with a single list per class, every
+// process and goroutine that allocates a size CASes the same cache line
+// twice per allocate-and-free (and added to its counters twice more), and
+// that line's transfers between cores bounded the whole heap, however many
+// cores ran. Large classes, allocated rarely, keep one list.
 type heapHeader struct {
-	chunks atomic.Uint64 // 0: chunks claimed so far (bump pointer, in chunks)
-	_      [56]byte      // 8: reserved, zero; pads chunks onto its own cache line
-	lists  [numClasses]classList
+	chunks atomic.Uint64                          // 0: chunks claimed so far (bump pointer, in chunks)
+	_      [56]byte                               // 8: reserved, zero; pads chunks onto its own cache line
+	lists  [numClasses]classList                  // 64: shard 0 of every class
+	shards [numSmallClasses][shards - 1]classList // 64 + 64*numClasses: shards 1.. of the small classes
 }
+
+const (
+	// shards is the number of free lists of each small class, a power of
+	// two.
+	shards = 8
+	// numSmallClasses is the number of small classes (classes.go; a test
+	// checks it against the table).
+	numSmallClasses = 31
+)
 
 // classList is the free list of one size class and its counters, on a cache
 // line of its own so classes do not contend with one another.

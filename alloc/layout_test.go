@@ -13,10 +13,13 @@ func TestLayoutPinned(t *testing.T) {
 	}{
 		{"block header", unsafe.Sizeof(blockHeader{}), blockHdr},
 		{"class list", unsafe.Sizeof(classList{}), 64},
-		{"heap header", unsafe.Sizeof(heapHeader{}), 64 + 64*numClasses},
+		{"heap header", unsafe.Sizeof(heapHeader{}), 64 + 64*numClasses + 64*numSmallClasses*(shards-1)},
 		{"heap header lists", unsafe.Offsetof(heapHeader{}.lists), 64},
+		{"heap header shards", unsafe.Offsetof(heapHeader{}.shards), 64 + 64*numClasses},
+		{"heap header size", unsafe.Sizeof(heapHeader{}), 22144},
 		{"classes", uintptr(len(classes)), numClasses},
-		{"small classes", uintptr(numSmall), 31},
+		{"small classes", uintptr(numSmall), numSmallClasses},
+		{"small classes (constant)", numSmallClasses, 31},
 		{"first class", uintptr(classes[0].size), 32},
 		{"largest small class", uintptr(classes[numSmall-1].size), maxSmallBlock},
 	}

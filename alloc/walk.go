@@ -126,8 +126,7 @@ func (a *Allocator) Stats() (st Stats) {
 	st = Stats{HeapBytes: a.nChunks * chunkSize, Chunks: a.nChunks, ChunksUsed: used}
 	st.FreeBytes = (a.nChunks - used) * chunkSize
 	for i := range classes {
-		l := &a.hdr.lists[i]
-		allocs, frees, carved := l.allocs.Load(), l.frees.Load(), l.carved.Load()
+		allocs, frees, carved := a.counters(i)
 		if carved == 0 {
 			continue
 		}
@@ -201,30 +200,51 @@ func (a *Allocator) Check() (r Report) {
 	})
 	maxBlocks := int(a.nChunks * chunkSize / classes[0].size)
 	for class := range classes {
-		idx := uint32(a.hdr.lists[class].head.Load())
-		for steps := 0; idx != 0; steps++ {
-			if steps > maxBlocks || !a.validIndex(idx) {
-				problem("class %d free list loops or leaves the heap", class)
-				break
+		for shard := range a.shardsOf(class) {
+			idx := uint32(a.list(class, shard).head.Load())
+			for steps := 0; idx != 0; steps++ {
+				if steps > maxBlocks || !a.validIndex(idx) {
+					problem("class %d free list %d loops or leaves the heap", class, shard)
+					break
+				}
+				h := uint64(idx) * blockAlign
+				if !freeBlocks[h] {
+					problem("class %d free list %d holds block %d, which is not a free block", class, shard, h+blockHdr)
+					break
+				}
+				delete(freeBlocks, h)
+				r.OnLists++
+				idx = uint32(a.block(h).next.Load())
 			}
-			h := uint64(idx) * blockAlign
-			if !freeBlocks[h] {
-				problem("class %d free list holds block %d, which is not a free block", class, h+blockHdr)
-				break
-			}
-			delete(freeBlocks, h)
-			r.OnLists++
-			idx = uint32(a.block(h).next.Load())
 		}
 	}
 	for h := range freeBlocks {
 		problem("free block %d is on no free list (leaked)", h+blockHdr)
 	}
 	for class := range classes {
-		l := &a.hdr.lists[class]
-		if inUse := l.allocs.Load() - l.frees.Load(); inUse != uint64(perClass[class]) {
+		if allocs, frees, _ := a.counters(class); allocs-frees != uint64(perClass[class]) {
+			inUse := allocs - frees
 			problem("class %d: counters say %d blocks in use, the heap holds %d", class, inUse, perClass[class])
 		}
 	}
 	return r
+}
+
+// shardsOf returns how many free lists class has.
+func (a *Allocator) shardsOf(class int) int {
+	if class < numSmallClasses {
+		return shards
+	}
+	return 1
+}
+
+// counters sums class's counters over its free lists.
+func (a *Allocator) counters(class int) (allocs, frees, carved uint64) {
+	for shard := range a.shardsOf(class) {
+		l := a.list(class, shard)
+		allocs += l.allocs.Load()
+		frees += l.frees.Load()
+		carved += l.carved.Load()
+	}
+	return allocs, frees, carved
 }

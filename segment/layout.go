@@ -24,9 +24,13 @@ const (
 	// little-endian uint64.
 	Magic uint64 = 0x314745534d485350 // "PSHMSEG1" in little-endian byte order
 
-	// LayoutVersion is the version of the layout described in this file. A
-	// segment with another version is refused with ErrVersion.
-	LayoutVersion uint32 = 1
+	// LayoutVersion is the version of the layout described in this file,
+	// and of the heap's own header inside it (alloc/layout.go). A segment
+	// with another version is refused with ErrVersion.
+	//
+	// Version 2: the heap header grew from 128 to 345 free lists (sharded
+	// small classes), which moved the chunk table and the chunks.
+	LayoutVersion uint32 = 2
 
 	byteOrderMark  uint32 = 0x01020304
 	headerSize            = 4096

@@ -48,7 +48,7 @@ type Queue[T any] struct {
 	codec codec.Codec[T]
 	fixed int  // codec.FixedSize(), when it fits a slot; else 0
 	word  bool // T is a plain 8-byte number with the default codec (word.go)
-	// plainPub: publish with a plain store (storeRelease), since this
+	// plainPub: publish with a plain store (segment.StoreRelease), since this
 	// process is registered for sleepers' fences (segment.PlainPublishOK)
 	plainPub bool
 	me       uint32
@@ -472,7 +472,7 @@ func (q *Queue[T]) waitChange(sw *atomic.Uint64, w uint64) bool {
 // publish makes the cell ci, claimed for pos, available to consumers.
 func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
 	if w := makeState(pos, stFull, spill, 0); q.plainPub {
-		storeRelease(q.state(ci), w)
+		segment.StoreRelease(q.state(ci), w)
 	} else {
 		q.state(ci).Store(w)
 	}
@@ -482,7 +482,7 @@ func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
 // release frees cell ci after a pop of pos, for the push of pos+cap.
 func (q *Queue[T]) release(ci int, pos uint64) {
 	if w := makeState(pos+q.cap, stFree, false, 0); q.plainPub {
-		storeRelease(q.state(ci), w)
+		segment.StoreRelease(q.state(ci), w)
 	} else {
 		q.state(ci).Store(w)
 	}
@@ -797,7 +797,7 @@ func announce(w *atomic.Uint32) uint32 {
 // this load sees the bit. That needs store-load order on both sides. Go's
 // atomics give it where the change is an atomic Store or a CAS (in a
 // process that could not register for fences); a push or pop that
-// published or released with a plain store (storeRelease) relies on the
+// published or released with a plain store (segment.StoreRelease) relies on the
 // PopWait or PushWait sleeper's segment.OtherProcessesFence between its
 // announce and its re-check.
 func (q *Queue[T]) wake(w *atomic.Uint32) { wakeSleepers(q.seg, w) }

@@ -40,11 +40,16 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 		if !s.intentFree.CompareAndSwap(free, free&^bit) {
 			continue
 		}
+		// Release stores: a reader that sees the word sees the arguments
+		// (HasIntent reads the word first), and the CAS on shared state
+		// that the caller makes next orders all four before it; a repairer
+		// reads them after this process died, when every store has landed.
+		// Four XCHGs cost a hashmap write more than its own CASes did.
 		rec := &s.reg[s.slot].intents[i]
-		rec.a.Store(a)
-		rec.b.Store(b)
-		rec.c.Store(c)
-		rec.word.Store(uint64(object)<<32 | uint64(op)<<16 | uint64(kind&0xffff))
+		StoreRelease(&rec.a, a)
+		StoreRelease(&rec.b, b)
+		StoreRelease(&rec.c, c)
+		StoreRelease(&rec.word, uint64(object)<<32|uint64(op)<<16|uint64(kind&0xffff))
 		return Intent{rec: rec, bit: bit, s: s}
 	}
 }
@@ -52,13 +57,13 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 // SetA updates the record's first argument, as an operation learns more
 // (a position it claimed, a block it allocated). SetB and SetC update the
 // others.
-func (in Intent) SetA(v uint64) { in.rec.a.Store(v) }
+func (in Intent) SetA(v uint64) { StoreRelease(&in.rec.a, v) }
 
 // SetB updates the record's second argument.
-func (in Intent) SetB(v uint64) { in.rec.b.Store(v) }
+func (in Intent) SetB(v uint64) { StoreRelease(&in.rec.b, v) }
 
 // SetC updates the record's third argument.
-func (in Intent) SetC(v uint64) { in.rec.c.Store(v) }
+func (in Intent) SetC(v uint64) { StoreRelease(&in.rec.c, v) }
 
 // SetOp changes the record's operation code, keeping its kind and object,
 // for operations that pass through stages a repairer must tell apart.
@@ -69,7 +74,7 @@ func (in Intent) SetOp(op uint8) {
 
 // End clears the record: the operation is complete and nothing needs repair.
 func (in Intent) End() {
-	in.rec.word.Store(0)
+	StoreRelease(&in.rec.word, 0) // after the operation's own atomics; the Or below fences it
 	in.s.intentFree.Or(in.bit)
 }
 

@@ -36,6 +36,13 @@ type Allocator struct {
 	shard    int // the free list this process tries first (home)
 }
 
+// guardNote: Alloc, Publish and Free turn a fault in the segment (a
+// truncated file) into an error, like every operation on shared memory.
+// Called from a structure's operation, which has its own guard (the
+// goroutine already panics on faults), they skip theirs: the fault then
+// reaches the caller's guard, and a guard costs several ns of a hash map
+// write that allocates, publishes and frees.
+
 // MaxAlloc is the largest n Alloc accepts; the segment's free space usually
 // limits it first.
 const MaxAlloc = 1 << 36
@@ -79,7 +86,9 @@ func Of(seg *segment.Segment) (*Allocator, error) {
 // to 16 bytes. Its contents are not zeroed. The block belongs to this
 // attachment until Publish; see Allocator. Does not block.
 func (a *Allocator) Alloc(n uint64) (_ segment.Offset, err error) {
-	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
+	if prev := debug.SetPanicOnFault(true); !prev {
+		defer a.seg.Catch(&err, prev) // nested guards: see guardNote
+	}
 	if n > MaxAlloc {
 		return 0, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, n, uint64(MaxAlloc))
 	}
@@ -117,8 +126,12 @@ func (a *Allocator) Alloc(n uint64) (_ segment.Offset, err error) {
 	// counting it in use is right). In the other order, recovery frees the
 	// owned block of the dead process and counts that free, so the
 	// counters would say one block fewer than the heap holds.
+	//
+	// A release store is enough: whatever the caller does to make the
+	// block reachable (Publish, a CAS of its offset into shared state) is
+	// an atomic that orders it, and recovery reads it after our death.
 	l.allocs.Add(1)
-	a.block(h).state.Store(packState(stateOwned, class, a.slot, a.gen))
+	segment.StoreRelease(&a.block(h).state, packState(stateOwned, class, a.slot, a.gen))
 	return segment.Offset(h + blockHdr), nil
 }
 
@@ -127,7 +140,9 @@ func (a *Allocator) Alloc(n uint64) (_ segment.Offset, err error) {
 // becomes visible to other processes: a death between the two then leaks
 // the block instead of freeing one that is in use.
 func (a *Allocator) Publish(off segment.Offset) (err error) {
-	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
+	if prev := debug.SetPanicOnFault(true); !prev {
+		defer a.seg.Catch(&err, prev) // nested guards: see guardNote
+	}
 	h, w, err := a.header(off)
 	if err != nil {
 		return err
@@ -145,7 +160,9 @@ func (a *Allocator) Publish(off segment.Offset) (err error) {
 // block, or a block already free, is an ErrInvalidFree error and changes
 // nothing. Does not block.
 func (a *Allocator) Free(off segment.Offset) (err error) {
-	defer a.seg.Catch(&err, debug.SetPanicOnFault(true))
+	if prev := debug.SetPanicOnFault(true); !prev {
+		defer a.seg.Catch(&err, prev) // nested guards: see guardNote
+	}
 	h, w, err := a.header(off)
 	if err != nil {
 		return err

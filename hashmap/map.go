@@ -374,13 +374,22 @@ func (m *Map[K, V]) decode(cur []byte) (V, error) {
 // map's MaxRecordSize. Does not block (see Map).
 func (m *Map[K, V]) Store(key K, value V) (err error) {
 	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
+	if m.word {
+		// An 8-byte number: its bytes on the stack, no codec or pool.
+		var b [8]byte
+		native.PutUint64(b[:], codec.WordBits(value))
+		return mutate(m.t, key, b[:], putAlways)
+	}
 	bp, err := m.encode(value)
 	if err != nil {
 		return err
 	}
 	defer m.release(bp)
-	return mutate(m.t, key, *bp, func([]byte, bool) (int, error) { return actPut, nil })
+	return mutate(m.t, key, *bp, putAlways)
 }
+
+// putAlways is Store's decision: put the value whatever the key holds.
+func putAlways([]byte, bool) (int, error) { return actPut, nil }
 
 // LoadOrStore returns the existing value for key if present (loaded true).
 // Otherwise it stores value and returns it (loaded false).

@@ -317,7 +317,8 @@ const (
 )
 
 // advanceHint moves the hint h (whose bytes are b) from pos to pos+1 after
-// this handle claimed the cell of pos.
+// this handle claimed the cell of pos (or from below pos, after claimPush
+// stepped over cells other producers had claimed).
 //
 // The hints are only hints: every decision is made by a CAS on a cell's
 // state word, and a claimer that finds the cell at the hint already taken
@@ -331,10 +332,14 @@ const (
 // claimer finds that cell taken and steps forward by CAS. Len may then read
 // a little low or high for a moment, as it may anyway.
 func advanceHint(h *atomic.Uint64, b []byte, pos uint64) {
-	if h.Load() == pos {
+	if h.Load() <= pos {
 		binary.NativeEndian.PutUint64(b, pos+1)
 	}
 }
+
+// claimSteps bounds how many cells claimPush steps over before it falls
+// back to its loop.
+const claimSteps = 16
 
 func backoff(i int) {
 	if i&63 == 63 {
@@ -350,11 +355,25 @@ func (q *Queue[T]) claimPush(spill bool) (pos uint64, ci int, err error) {
 	// transfer of the cell's line, which a consumer wrote last: a load
 	// fetches it shared and the CAS then fetches it again to own it. Any
 	// other state fails the CAS, and the loop below sorts it out.
+	//
+	// A CAS lost to another producer (the cell is claimed for pos, or
+	// later) steps to pos+1 at once, without the hint: producers racing
+	// for the tail then spread over the next cells instead of all
+	// re-reading and CASing the hint's line. The claims stay in position
+	// order, since a step passes only cells already claimed.
 	pos = q.hdr.enq.Load()
-	ci = int(pos & q.mask)
-	if q.state(ci).CompareAndSwap(makeState(pos, stFree, false, 0), makeState(pos, stWriting, spill, q.me)) {
-		q.claimedPush(pos)
-		return pos, ci, nil
+	for range claimSteps {
+		ci = int(pos & q.mask)
+		sw := q.state(ci)
+		if sw.CompareAndSwap(makeState(pos, stFree, false, 0), makeState(pos, stWriting, spill, q.me)) {
+			q.claimedPush(pos)
+			return pos, ci, nil
+		}
+		w := sw.Load()
+		if d := posDiff(cellPos(w), pos); d < 0 || d == 0 && cellState(w) == stFree {
+			break // not ready for pos (full, a dead claimer's) or unexpected: the loop decides
+		}
+		pos++
 	}
 	for i := 0; i < maxSpins; i++ {
 		backoff(i)

@@ -44,13 +44,20 @@ func (q *Queue[T]) pushWord(w uint64) error {
 // flight, a dead claimer, a spilled value from another handle, corruption)
 // goes through claimPop and finishPop, which handle every case.
 func (q *Queue[T]) popWord() (T, error) {
+	pos := q.hdr.deq.Load()
 	for i := 0; i < maxSpins; i++ {
 		backoff(i)
-		pos := q.hdr.deq.Load()
 		ci := int(pos & q.mask)
 		sw := q.state(ci)
 		w := sw.Load()
 		if w != makeState(pos, stFull, false, 0) {
+			if posDiff(cellPos(w), pos) > 0 {
+				// Another consumer took pos (the cell has moved on to a
+				// later position): step to pos+1 without the hint, as
+				// claimPush does, so racing consumers spread out.
+				pos++
+				continue
+			}
 			break
 		}
 		off := ci*q.strW*8 + 8
@@ -58,6 +65,7 @@ func (q *Queue[T]) popWord() (T, error) {
 		n := binary.NativeEndian.Uint64(b[0:8])
 		x := binary.NativeEndian.Uint64(b[8:16])
 		if !sw.CompareAndSwap(w, makeState(pos+q.cap, stFree, false, 0)) {
+			pos++ // lost pos to another consumer
 			continue
 		}
 		advanceHint(&q.hdr.deq, q.hb[hintDeq:hintDeq+8], pos)

@@ -1,6 +1,7 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -109,13 +110,18 @@ func TestBenchChild(t *testing.T) {
 	case "socket-reader":
 		f := os.NewFile(3, "sock")
 		buf := make([]byte, 64)
+		var first int64
 		for got := 0; got < n*64; {
 			m, err := f.Read(buf[:64-got%64])
 			if err != nil {
 				os.Exit(2)
 			}
+			if got == 0 {
+				first = time.Now().UnixNano()
+			}
 			got += m
 		}
+		printSpan(first)
 		os.Exit(0)
 	}
 	seg, err := segment.Open(os.Getenv("PSHM_BENCH_SEG"))
@@ -129,11 +135,16 @@ func TestBenchChild(t *testing.T) {
 	ctx := context.Background()
 	switch role {
 	case "consumer":
-		for range n {
+		var first int64
+		for i := range n {
 			if _, err := popSpin(ctx, q); err != nil {
 				os.Exit(4)
 			}
+			if i == 0 {
+				first = time.Now().UnixNano()
+			}
 		}
+		printSpan(first)
 	case "producer":
 		for i := range n {
 			if err := pushSpin(ctx, q, int64(i)); err != nil {
@@ -142,6 +153,31 @@ func TestBenchChild(t *testing.T) {
 		}
 	}
 	os.Exit(0)
+}
+
+// printSpan reports on stdout when a reading child received its first and
+// its last item (wall-clock ns, comparable across processes).
+func printSpan(first int64) {
+	fmt.Printf("span %d %d\n", first, time.Now().UnixNano())
+}
+
+// transferRate returns items per second over the span from the first item
+// any reader received to the last, read from the readers' printSpan lines:
+// process start-up, which a short run would otherwise mostly measure, is
+// not timed.
+func transferRate(b *testing.B, n int, outs []*bytes.Buffer) float64 {
+	var lo, hi int64
+	for _, o := range outs {
+		var first, last int64
+		if _, err := fmt.Sscanf(o.String(), "span %d %d", &first, &last); err != nil {
+			b.Fatalf("reader output %q: %v", o.String(), err)
+		}
+		if lo == 0 || first < lo {
+			lo = first
+		}
+		hi = max(hi, last)
+	}
+	return float64(n) / (float64(hi-lo) / 1e9)
 }
 
 // popSpin polls a little before sleeping, as a latency-minded consumer would.
@@ -165,10 +201,13 @@ func pushSpin(ctx context.Context, q *queue.Queue[int64], v int64) error {
 	return q.PushWait(ctx, v)
 }
 
-func startChild(b *testing.B, role string, n int, seg string, files ...*os.File) *exec.Cmd {
+func startChild(b *testing.B, role string, n int, seg string, out *bytes.Buffer, files ...*os.File) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchChild$")
 	cmd.Env = append(os.Environ(), envBench+"="+role, "PSHM_BENCH_N="+strconv.Itoa(n), "PSHM_BENCH_SEG="+seg)
 	cmd.ExtraFiles = files
+	if out != nil { // a nil *bytes.Buffer would be a non-nil io.Writer
+		cmd.Stdout = out
+	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -187,11 +226,11 @@ func BenchmarkCrossProcess(b *testing.B) {
 		w, r := os.NewFile(uintptr(fds[0]), "w"), os.NewFile(uintptr(fds[1]), "r")
 		defer w.Close()
 		n := max(b.N, 1000)
-		cmd := startChild(b, "socket-reader", n, "", r)
+		out := new(bytes.Buffer)
+		cmd := startChild(b, "socket-reader", n, "", out, r)
 		r.Close()
 		msg := make([]byte, 64)
 		b.ResetTimer()
-		start := time.Now()
 		for range n {
 			if _, err := w.Write(msg); err != nil {
 				b.Fatal(err)
@@ -200,7 +239,7 @@ func BenchmarkCrossProcess(b *testing.B) {
 		if err := cmd.Wait(); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
+		b.ReportMetric(transferRate(b, n, []*bytes.Buffer{out}), "items/s")
 	})
 	shapes := []struct{ p, c int }{{1, 1}, {2, 2}, {4, 4}}
 	if runtime.NumCPU() >= 16 {
@@ -227,22 +266,22 @@ func BenchmarkCrossProcess(b *testing.B) {
 			}
 			n := max(b.N, 1000) / shape.p * shape.p
 			b.ResetTimer()
-			start := time.Now()
 			var cmds []*exec.Cmd
+			var outs []*bytes.Buffer
 			for range shape.c {
-				cmds = append(cmds, startChild(b, "consumer", n/shape.c, seg.Name()))
+				outs = append(outs, new(bytes.Buffer))
+				cmds = append(cmds, startChild(b, "consumer", n/shape.c, seg.Name(), outs[len(outs)-1]))
 			}
 			for range shape.p {
-				cmds = append(cmds, startChild(b, "producer", n/shape.p, seg.Name()))
+				cmds = append(cmds, startChild(b, "producer", n/shape.p, seg.Name(), nil))
 			}
 			for _, c := range cmds {
 				if err := c.Wait(); err != nil {
 					b.Fatal(err)
 				}
 			}
-			// Process start-up is included; b.N is large enough that it is
-			// small beside the transfer (see items/s at -benchtime 5000000x).
-			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "items/s")
+			// ns/op includes process start-up; items/s does not.
+			b.ReportMetric(transferRate(b, n, outs), "items/s")
 			// How often a producer or consumer had to sleep on the futex:
 			// each sleep costs a wake system call on the other side.
 			b.ReportMetric(float64(q.Stats().Sleeps)/float64(n), "sleeps/item")

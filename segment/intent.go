@@ -15,9 +15,9 @@ import (
 // An Intent is a small value; copy it freely within one goroutine, but End it
 // exactly once.
 type Intent struct {
-	rec *intentRecord
-	bit uint64
-	s   *Segment
+	rec  *intentRecord
+	bit  uint64        // our bit in free
+	free *paddedUint64 // the intentFree word that holds bit
 }
 
 // BeginIntent records that this process starts operation op of kind on the
@@ -30,14 +30,9 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 		panic("segment: BeginIntent on a segment opened ReadOnly")
 	}
 	for {
-		free := s.intentFree.Load()
-		if free == 0 {
-			runtime.Gosched()
-			continue
-		}
-		i := bits.TrailingZeros64(free)
-		bit := uint64(1) << i
-		if !s.intentFree.CompareAndSwap(free, free&^bit) {
+		w, i, ok := s.takeIntent()
+		if !ok {
+			runtime.Gosched() // every record taken: let their goroutines finish
 			continue
 		}
 		// Release stores: a reader that sees the word sees the arguments
@@ -50,8 +45,31 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 		StoreRelease(&rec.b, b)
 		StoreRelease(&rec.c, c)
 		StoreRelease(&rec.word, uint64(object)<<32|uint64(op)<<16|uint64(kind&0xffff))
-		return Intent{rec: rec, bit: bit, s: s}
+		return Intent{rec: rec, bit: 1 << (i % intentsPerShard), free: w}
 	}
+}
+
+// takeIntent takes a free intent record of this handle and returns its
+// intentFree word and index. It starts at the word intentStart names and
+// moves on from a word whose CAS another goroutine won, moving intentStart
+// too: one goroutine keeps reusing the same warm record, and goroutines
+// that contend spread over the words.
+func (s *Segment) takeIntent() (*paddedUint64, int, bool) {
+	k := int(s.intentStart.Load()) % intentShards
+	for range intentShards {
+		w := &s.intentFree[k]
+		for free := w.Load(); free != 0; free = w.Load() {
+			i := bits.TrailingZeros64(free)
+			if w.CompareAndSwap(free, free&^(1<<i)) {
+				return w, k*intentsPerShard + i, true
+			}
+			k = (k + 1) % intentShards
+			s.intentStart.Store(uint32(k))
+			w = &s.intentFree[k]
+		}
+		k = (k + 1) % intentShards
+	}
+	return nil, 0, false
 }
 
 // SetA updates the record's first argument, as an operation learns more
@@ -75,7 +93,7 @@ func (in Intent) SetOp(op uint8) {
 // End clears the record: the operation is complete and nothing needs repair.
 func (in Intent) End() {
 	StoreRelease(&in.rec.word, 0) // after the operation's own atomics; the Or below fences it
-	in.s.intentFree.Or(in.bit)
+	in.free.Or(in.bit)
 }
 
 // HasIntent reports whether any attached process, alive or dead and not

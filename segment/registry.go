@@ -43,7 +43,10 @@ func (s *Segment) claimSlot() error {
 		sl.attachedNano.Store(time.Now().UnixNano())
 		sl.ctl.Store(uint64(gen)<<32 | slotActive)
 		s.slot, s.gen = i, gen
-		s.intentFree.Store(1<<intentsPerSlot - 1)
+		for k := range s.intentFree {
+			n := min(intentsPerShard, intentsPerSlot-k*intentsPerShard)
+			s.intentFree[k].Store(1<<n - 1)
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: all %d slots are held by live handles (ProcessSlots sets the number at creation)", ErrRegistryFull, len(s.reg))

@@ -39,14 +39,32 @@ type Segment struct {
 	heapSize uint64
 	opts     options
 
-	slot       int
-	gen        uint32
-	attachRep  Report        // what recovery did while this handle attached
-	intentFree atomic.Uint64 // bit i set: intents[i] of our slot is free
+	slot      int
+	gen       uint32
+	attachRep Report // what recovery did while this handle attached
+	// intentFree[k] bit i set: intents[k*intentsPerShard+i] of our slot
+	// is free. The words sit on cache lines of their own, and goroutines
+	// that contend for one move on to the next (takeIntent), so that
+	// concurrent writers of shared structures do not all CAS one word.
+	intentFree  [intentShards]paddedUint64
+	intentStart atomic.Uint32 // the intentFree word to try first (takeIntent)
 
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
 	closed atomic.Bool
 }
+
+// paddedUint64 is an atomic word alone on its cache line.
+type paddedUint64 struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+// intentShards words of intentsPerShard bits cover the intentsPerSlot
+// records.
+const (
+	intentShards    = 4
+	intentsPerShard = (intentsPerSlot + intentShards - 1) / intentShards
+)
 
 // Option configures Create, Open and their variants.
 type Option func(*options)

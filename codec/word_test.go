@@ -37,7 +37,7 @@ func TestWordBits(t *testing.T) {
 			t.Fatalf("FromWordBits(%#x) = %d, want %d", w, back, v)
 		}
 	}
-	for _, f := range []float64{0, math.Pi, math.Inf(-1), -0.0} {
+	for _, f := range []float64{0, math.Pi, math.Inf(-1), math.Copysign(0, -1)} {
 		w, _ := codec.ToWord(f)
 		if codec.WordBits(f) != w || math.Float64bits(codec.FromWordBits[float64](w)) != math.Float64bits(f) {
 			t.Fatalf("float64 %v does not round-trip", f)

@@ -48,6 +48,12 @@
 //     queue checks every length and offset it reads; a corrupted queue
 //     returns ErrCorrupt rather than panicking, but its items are not
 //     trustworthy.
+//   - A push publishes with a plain (release) store instead of an atomic
+//     exchange on amd64, where the process could register for membarrier(2)
+//     (segment.PlainPublishOK); PopWait and PushWait sleepers issue the
+//     matching fence before they re-check and sleep (about a microsecond
+//     per sleep). Where the kernel refuses membarrier, publishes stay atomic
+//     exchanges and sleeps are bounded at 1 ms.
 //   - PopWait and PushWait first retry for a few microseconds, yielding the
 //     processor between tries, since a futex sleep and wake costs more when
 //     the other side is about to act; then they sleep at most 100 ms at a

@@ -75,6 +75,59 @@ func TestAllocFreeReuse(t *testing.T) {
 	}
 }
 
+// TestReuseAcrossHomeLists: each attachment starts on its own free list of
+// a size class, but blocks freed on one attachment's list serve another's
+// allocations before any fresh chunk is carved, so processes with
+// different home lists never grow the heap while free blocks of the size
+// exist.
+func TestReuseAcrossHomeLists(t *testing.T) {
+	a, s := newAllocator(t, 4<<20)
+	others := []*alloc.Allocator{a}
+	for range 8 { // nine attachments: two share a home list, the rest differ
+		b, err := alloc.Of(alloctest.Reopen(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, b)
+	}
+	const n = 2000 // several chunks' worth of 64-byte blocks
+	offs := make([]segment.Offset, 0, n)
+	for range n {
+		off, err := a.Alloc(64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+	}
+	for _, off := range offs {
+		if err := a.Free(off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chunks := a.Stats().ChunksUsed
+	for i, b := range others[1:] {
+		got := make([]segment.Offset, 0, n)
+		for range n {
+			off, err := b.Alloc(64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, off)
+		}
+		if now := b.Stats().ChunksUsed; now != chunks {
+			t.Fatalf("attachment %d carved %d new chunks while %d freed blocks of the size were listed", i+1, now-chunks, n)
+		}
+		for _, off := range got {
+			if err := b.Free(off); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st := a.Stats(); st.Allocs != st.Frees {
+		t.Fatalf("stats unbalanced: %d allocs, %d frees", st.Allocs, st.Frees)
+	}
+}
+
 func TestInvalidFree(t *testing.T) {
 	a, _ := newAllocator(t, 1<<20)
 	off, _ := a.Alloc(100)

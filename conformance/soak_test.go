@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -289,6 +290,9 @@ func (s *soakSupervisor) check(al *alloc.Allocator, objects, nMapW, nCount int, 
 	for {
 		v, err := st.Pop()
 		if err != nil {
+			if !errors.Is(err, stack.ErrEmpty) {
+				t.Errorf("stack: draining at the end stopped at %v with Len %d", err, st.Len())
+			}
 			break
 		}
 		if v>>40 >= soakLineages || v&(1<<40-1) == 0 {
@@ -299,6 +303,13 @@ func (s *soakSupervisor) check(al *alloc.Allocator, objects, nMapW, nCount int, 
 	sLost := st.Stats().Lost
 	if diff := int64(sPopped+sLeft+sLost) - int64(sPushed); diff < -int64(kS) || diff > int64(kS) {
 		t.Errorf("stack: popped %d + left %d + lost %d - pushed %d = %d, want within ±%d (killed stack workers)", sPopped, sLeft, sLost, sPushed, diff, kS)
+		for _, l := range s.lin { // what each incarnation reported, to locate the gap
+			if l.role == "soak-stack" {
+				for i, p := range l.done {
+					t.Logf("stack lineage %d incarnation %d: pushed %d popped %d (ops %d) killed %v", l.idx, i+1, p.Pushed, p.Popped, p.Ops, l.killed[i])
+				}
+			}
+		}
 	}
 	if sLost > uint64(kS) {
 		t.Errorf("stack: %d items lost, more than the %d stack workers killed", sLost, kS)

@@ -55,13 +55,25 @@ corrupt:
 demo:
 	cd examples && $(GO) run ./demo && $(GO) run ./demo -anonymous
 
+# A failure that wrote no failing input and says "context deadline exceeded"
+# is Go's fuzz coordinator racing its own -fuzztime deadline (go.dev/issue/75804,
+# fixed in Go 1.27), not a finding: it is reported and skipped.
 fuzz:
 	@for m in $(MODULES); do \
 		for pkg in $$(cd $$m && $(GO) list ./...); do \
 			dir=$$(cd $$m && $(GO) list -f '{{.Dir}}' $$pkg); \
 			for f in $$(cd $$dir && $(GO) test -list '^Fuzz' . | grep '^Fuzz'); do \
 				echo "== $$pkg $$f ($(FUZZTIME))"; \
-				(cd $$dir && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) .) || exit 1; \
+				before=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+				out=$$(mktemp); \
+				if ! (cd $$dir && $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) .) 2>&1 | tee $$out | grep -v '^fuzz: elapsed'; then :; fi; \
+				if ! grep -q '^ok' $$out; then \
+					after=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
+					if [ "$$after" = "$$before" ] && grep -q 'context deadline exceeded' $$out; then \
+						echo "   (no failing input written: Go's fuzztime deadline race, go.dev/issue/75804; ignored)"; \
+					else rm -f $$out; exit 1; fi; \
+				fi; \
+				rm -f $$out; \
 			done; \
 		done; \
 	done

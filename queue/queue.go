@@ -845,6 +845,10 @@ func wakeSleepers(seg *segment.Segment, w *atomic.Uint32) {
 // asleep within those microseconds, using no CPU.
 const waitSpins = 32
 
+// fence is segment.OtherProcessesFence; tests replace it to run the
+// fallback of a kernel that refuses membarrier.
+var fence = segment.OtherProcessesFence
+
 // unfencedSleep bounds a PopWait or PushWait sleep that could not fence
 // (PopWait): the most a missed wake-up can delay an item or a free cell.
 const unfencedSleep = time.Millisecond
@@ -866,7 +870,7 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) (err error) {
 		q.hdr.pushWaiters.Add(1)
 		in.SetA(1)
 		seq := announce(&q.hdr.notFull)
-		fenced := segment.OtherProcessesFence() // as in PopWait: pops release with plain stores
+		fenced := fence() // as in PopWait: pops release with plain stores
 		err = q.push(v)
 		if !errors.Is(err, ErrFull) {
 			q.hdr.pushWaiters.Add(^uint32(0))
@@ -913,7 +917,7 @@ func (q *Queue[T]) PopWait(ctx context.Context) (_ T, err error) {
 		// Where the kernel refuses it, sleep briefly instead: a producer
 		// might not see the bit, but the next re-check sees its item.
 		seq := announce(&q.hdr.notEmpty)
-		fenced := segment.OtherProcessesFence()
+		fenced := fence()
 		v, err = q.pop()
 		if !errors.Is(err, ErrEmpty) {
 			q.hdr.popWaiters.Add(^uint32(0))

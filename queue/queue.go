@@ -490,22 +490,25 @@ func (q *Queue[T]) waitChange(sw *atomic.Uint64, w uint64) bool {
 
 // publish makes the cell ci, claimed for pos, available to consumers.
 func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
-	if w := makeState(pos, stFull, spill, 0); q.plainPub {
-		segment.StoreRelease(q.state(ci), w)
-	} else {
-		q.state(ci).Store(w)
-	}
+	q.hand(ci, makeState(pos, stFull, spill, 0))
 	q.wake(&q.hdr.notEmpty)
 }
 
 // release frees cell ci after a pop of pos, for the push of pos+cap.
 func (q *Queue[T]) release(ci int, pos uint64) {
-	if w := makeState(pos+q.cap, stFree, false, 0); q.plainPub {
+	q.hand(ci, makeState(pos+q.cap, stFree, false, 0))
+	q.wakePushers()
+}
+
+// hand stores w, the state that hands cell ci to the other side, with a
+// release store where sleepers fence for us (plainPub), else with an
+// atomic exchange (wake says why either is enough).
+func (q *Queue[T]) hand(ci int, w uint64) {
+	if q.plainPub {
 		segment.StoreRelease(q.state(ci), w)
 	} else {
 		q.state(ci).Store(w)
 	}
-	q.wakePushers()
 }
 
 func (q *Queue[T]) wakePushers() {
@@ -853,6 +856,16 @@ var fence = segment.OtherProcessesFence
 // (PopWait): the most a missed wake-up can delay an item or a free cell.
 const unfencedSleep = time.Millisecond
 
+// sleep waits on the futex word w while it holds seq. A sleeper whose
+// fence failed bounds its sleep at unfencedSleep, since a waker that
+// published with a plain store may not have seen its announcement.
+func (q *Queue[T]) sleep(ctx context.Context, w *atomic.Uint32, seq uint32, fenced bool) error {
+	if fenced {
+		return q.seg.Wait(ctx, w, seq)
+	}
+	return q.seg.WaitAtMost(ctx, w, seq, unfencedSleep)
+}
+
 // PushWait is Push that waits while the queue is full, sleeping on a futex
 // until a consumer makes room or ctx ends; then it returns ctx.Err().
 func (q *Queue[T]) PushWait(ctx context.Context, v T) (err error) {
@@ -878,12 +891,7 @@ func (q *Queue[T]) PushWait(ctx context.Context, v T) (err error) {
 			return err
 		}
 		q.hdr.sleeps.Add(1)
-		var werr error
-		if fenced {
-			werr = q.seg.Wait(ctx, &q.hdr.notFull, seq)
-		} else {
-			werr = q.seg.WaitAtMost(ctx, &q.hdr.notFull, seq, unfencedSleep)
-		}
+		werr := q.sleep(ctx, &q.hdr.notFull, seq, fenced)
 		q.hdr.pushWaiters.Add(^uint32(0))
 		in.End()
 		if werr != nil {
@@ -925,12 +933,7 @@ func (q *Queue[T]) PopWait(ctx context.Context) (_ T, err error) {
 			return v, err
 		}
 		q.hdr.sleeps.Add(1)
-		var werr error
-		if fenced {
-			werr = q.seg.Wait(ctx, &q.hdr.notEmpty, seq)
-		} else {
-			werr = q.seg.WaitAtMost(ctx, &q.hdr.notEmpty, seq, unfencedSleep)
-		}
+		werr := q.sleep(ctx, &q.hdr.notEmpty, seq, fenced)
 		q.hdr.popWaiters.Add(^uint32(0))
 		in.End()
 		if werr != nil {

@@ -36,6 +36,50 @@ type consReport struct {
 	Lost              uint64 // Stats().Lost when the consumer stopped
 }
 
+// killTally is what the producers and consumers of a kill test reported:
+// pushes acknowledged, items delivered, processes killed, and each
+// consumer's report (a killed one's last progress).
+type killTally struct {
+	pushed, deadP, deadC int
+	delivered            uint64
+	reports              []consReport
+}
+
+// tallyKills adds up the outcomes of a kill test's producer and consumer
+// groups (queue or stack; producers report prodProgress, consumers
+// consReport).
+func tallyKills(t *testing.T, pouts, couts []harness.Outcome, producers int) killTally {
+	t.Helper()
+	var k killTally
+	for _, o := range pouts {
+		if o.Killed {
+			k.deadP++
+		}
+		if o.Progress != nil {
+			var p prodProgress
+			harness.Decode(t, o.Progress, &p)
+			k.pushed += p.Pushed
+		}
+	}
+	for _, o := range couts {
+		raw := o.Result
+		if o.Killed {
+			k.deadC++
+			raw = o.Progress
+		}
+		if raw == nil {
+			continue
+		}
+		var r consReport
+		harness.Decode(t, raw, &r)
+		for p := range producers {
+			k.delivered += r.Count[p]
+		}
+		k.reports = append(k.reports, r)
+	}
+	return k
+}
+
 func openQueue(c *harness.Child) (*segment.Segment, *queue.Queue[uint64], error) {
 	seg, err := segment.OpenOrCreate(c.Seg, qSegSize)
 	if err != nil {
@@ -245,34 +289,11 @@ func TestQueueKills(t *testing.T) {
 	couts := harness.MustSucceed(t, cg.Wait())
 	t.Logf("killed producers %v, consumers %v", killedP, killedC)
 
-	var pushed, deadP, deadC int
-	for _, o := range pouts {
-		if o.Killed {
-			deadP++
-		}
-		if o.Progress != nil {
-			var p prodProgress
-			harness.Decode(t, o.Progress, &p)
-			pushed += p.Pushed
-		}
-	}
-	var delivered uint64
-	for _, o := range couts {
-		raw := o.Result
-		if o.Killed {
-			deadC++
-			raw = o.Progress
-		}
-		if raw == nil {
-			continue
-		}
-		var r consReport
-		harness.Decode(t, raw, &r)
-		for p := range producers {
-			delivered += r.Count[p]
-		}
+	k := tallyKills(t, pouts, couts, producers)
+	pushed, deadP, deadC, delivered := k.pushed, k.deadP, k.deadC, k.delivered
+	for i, r := range k.reports {
 		if r.FIFOErrors != 0 {
-			t.Errorf("consumer %d saw %d per-producer order violations", o.Index, r.FIFOErrors)
+			t.Errorf("consumer report %d saw %d per-producer order violations", i, r.FIFOErrors)
 		}
 	}
 	s, err := segment.Open(seg)

@@ -156,33 +156,8 @@ func TestStackKills(t *testing.T) {
 	cg.KillRandom(rng, 1+rng.IntN(2), 1500*time.Millisecond, nil)
 	pouts := harness.MustSucceed(t, pg.Wait())
 	couts := harness.MustSucceed(t, cg.Wait())
-	var pushed, deadP, deadC int
-	for _, o := range pouts {
-		if o.Killed {
-			deadP++
-		}
-		if o.Progress != nil {
-			var p prodProgress
-			harness.Decode(t, o.Progress, &p)
-			pushed += p.Pushed
-		}
-	}
-	var delivered uint64
-	for _, o := range couts {
-		raw := o.Result
-		if o.Killed {
-			deadC++
-			raw = o.Progress
-		}
-		if raw == nil {
-			continue
-		}
-		var r consReport
-		harness.Decode(t, raw, &r)
-		for p := range pushers {
-			delivered += r.Count[p]
-		}
-	}
+	k := tallyKills(t, pouts, couts, pushers)
+	pushed, deadP, deadC, delivered := k.pushed, k.deadP, k.deadC, k.delivered
 	s, err := segment.Open(seg)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 	for {
 		w, i, ok := s.takeIntent()
 		if !ok {
-			runtime.Gosched() // every record taken: let their goroutines finish
+			runtime.Gosched() // every record taken or contended: let other goroutines run
 			continue
 		}
 		// Release stores: a reader that sees the word sees the arguments
@@ -50,22 +50,21 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 }
 
 // takeIntent takes a free intent record of this handle and returns its
-// intentFree word and index. It starts at the word intentStart names and
-// moves on from a word whose CAS another goroutine won, moving intentStart
-// too: one goroutine keeps reusing the same warm record, and goroutines
-// that contend spread over the words.
+// intentFree word and index. It tries each word once, starting at the one
+// intentStart names; a word whose CAS another goroutine won moves
+// intentStart on. So one goroutine keeps reusing the same warm record, and
+// goroutines that contend spread over the words. It fails when every word
+// was empty or contended.
 func (s *Segment) takeIntent() (*paddedUint64, int, bool) {
 	k := int(s.intentStart.Load()) % intentShards
 	for range intentShards {
 		w := &s.intentFree[k]
-		for free := w.Load(); free != 0; free = w.Load() {
+		if free := w.Load(); free != 0 {
 			i := bits.TrailingZeros64(free)
 			if w.CompareAndSwap(free, free&^(1<<i)) {
 				return w, k*intentsPerShard + i, true
 			}
-			k = (k + 1) % intentShards
-			s.intentStart.Store(uint32(k))
-			w = &s.intentFree[k]
+			s.intentStart.Store(uint32(k+1) % intentShards)
 		}
 		k = (k + 1) % intentShards
 	}

@@ -3,6 +3,7 @@ package array_test
 import (
 	"errors"
 	"fmt"
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"math"
 	"slices"
 	"strings"
@@ -15,7 +16,7 @@ import (
 )
 
 func TestNewAttach(t *testing.T) {
-	seg, name := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	a, err := array.New[int64](seg, "counters", 100)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +31,7 @@ func TestNewAttach(t *testing.T) {
 	}
 	a.Store(99, -5)
 
-	seg2 := openSeg(t, name)
+	seg2 := alloctest.Reopen(t, seg)
 	for what, attach := range map[string]func() (*array.Array[int64], error){
 		"New same length":    func() (*array.Array[int64], error) { return array.New[int64](seg, "counters", 100) },
 		"New length 0":       func() (*array.Array[int64], error) { return array.New[int64](seg, "counters", 0) },
@@ -203,7 +204,7 @@ func testOps[T array.Elem](t *testing.T, seg *segment.Segment, vals []T) {
 }
 
 func TestOps(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	testOps(t, seg, []int32{1, -7, math.MaxInt32, math.MinInt32, 0, 100})
 	testOps(t, seg, []int64{1, -7, math.MaxInt64, math.MinInt64, 0, 1 << 40})
 	testOps(t, seg, []uint32{1, 7, math.MaxUint32, 0, 1 << 31})
@@ -213,7 +214,7 @@ func TestOps(t *testing.T) {
 }
 
 func TestWrapAndFloatBits(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	i32, _ := array.New[int32](seg, "i32", 1)
 	i32.Store(0, math.MaxInt32)
 	if got := i32.Add(0, 1); got != math.MinInt32 {
@@ -244,7 +245,7 @@ func TestWrapAndFloatBits(t *testing.T) {
 // Goroutines on separate mappings add to the same elements: the sums are
 // exact, for integers and for floats adding small whole numbers.
 func TestConcurrentAdd(t *testing.T) {
-	seg, name := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	workers, rounds := 4, 20000
 	if testing.Short() {
 		rounds = 2000
@@ -268,7 +269,7 @@ func TestConcurrentAdd(t *testing.T) {
 	}
 	is, fs := make([]*array.Array[int64], workers), make([]*array.Array[float32], workers)
 	for w := range workers {
-		s := openSeg(t, name)
+		s := alloctest.Reopen(t, seg)
 		is[w], _ = array.Open[int64](s, "i")
 		fs[w], _ = array.Open[float32](s, "f")
 	}
@@ -294,7 +295,7 @@ func TestConcurrentAdd(t *testing.T) {
 }
 
 func TestCorruptHeader(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	cases := []struct {
 		name string
 		off  int    // byte offset in the header
@@ -326,7 +327,7 @@ func TestCorruptHeader(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	a, err := array.New[float32](seg, "st", 10)
 	if err != nil {
 		t.Fatal(err)

@@ -35,7 +35,7 @@ func pair(b *testing.B, plain, shm func(n int)) {
 const benchLen = 1024 // 8 KiB of int64: in L1, so the op is what is timed
 
 func benchArray[T array.Elem](b *testing.B, n int) (*array.Array[T], []T) {
-	seg, _ := newSeg(b, 64<<20)
+	seg := newSeg(b, 64<<20)
 	a, err := array.New[T](seg, "bench", n)
 	if err != nil {
 		b.Fatal(err)

@@ -26,7 +26,7 @@ func FuzzAttach(f *testing.F) {
 	f.Add(bad)
 	f.Add([]byte{1, 2, 3})
 
-	seg, _ := newSeg(f, 1<<20)
+	seg := newSeg(f, 1<<20)
 	if _, err := array.New[int64](seg, "fuzz", 10); err != nil {
 		f.Fatal(err)
 	}

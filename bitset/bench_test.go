@@ -35,7 +35,7 @@ func pair(b *testing.B, plain, shm func(n int)) {
 const benchBits = 1 << 16 // 8 KiB of words: in L1/L2, so the op is what is timed
 
 func benchSet(b *testing.B) (*bitset.Bitset, []uint64) {
-	seg, _ := newSeg(b, 1<<20)
+	seg := newSeg(b, 1<<20)
 	bs, err := bitset.New(seg, "bench", benchBits)
 	if err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package bitset_test
 import (
 	"errors"
 	"fmt"
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -16,7 +17,7 @@ import (
 )
 
 func TestNewAttach(t *testing.T) {
-	seg, name := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	b, err := bitset.New(seg, "flags", 1000)
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +28,7 @@ func TestNewAttach(t *testing.T) {
 	b.Set(999)
 
 	// Same size, size 0, Open, and another mapping of the segment all see it.
-	seg2 := openSeg(t, name)
+	seg2 := alloctest.Reopen(t, seg)
 	for what, attach := range map[string]func() (*bitset.Bitset, error){
 		"New same size":      func() (*bitset.Bitset, error) { return bitset.New(seg, "flags", 1000) },
 		"New size 0":         func() (*bitset.Bitset, error) { return bitset.New(seg, "flags", 0) },
@@ -66,7 +67,7 @@ func TestNewAttach(t *testing.T) {
 }
 
 func TestAttachOtherKind(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	heap, err := alloc.Of(seg)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func check(t *testing.T, step string, b *bitset.Bitset, m model) {
 }
 
 func TestModel(t *testing.T) {
-	seg, _ := newSeg(t, 4<<20)
+	seg := newSeg(t, 4<<20)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{1, 2, 63, 64, 65, 127, 128, 129, 1000, 4099} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -214,7 +215,7 @@ func TestModel(t *testing.T) {
 }
 
 func TestBulk(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	rng := rand.New(rand.NewPCG(3, 4))
 	const n = 300
 	ops := []struct {
@@ -268,7 +269,7 @@ func TestBulk(t *testing.T) {
 }
 
 func TestIndexOutOfRange(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	b, _ := bitset.New(seg, "b", 65)
 	for _, i := range []int{-1, 65, 128, 1 << 40} {
 		mustPanic(t, fmt.Sprintf("Set(%d)", i), func() { b.Set(i) })
@@ -288,7 +289,7 @@ func TestIndexOutOfRange(t *testing.T) {
 // Bits past Len in the last word belong to nobody; a peer that sets them
 // must not change what this process sees.
 func TestTailBitsIgnored(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	b, _ := bitset.New(seg, "b", 70)
 	obj, _ := seg.Lookup("b")
 	raw, err := segment.Slice[uint64](seg, obj.Offset+bitset.HeaderSize, 2)
@@ -308,7 +309,7 @@ func TestTailBitsIgnored(t *testing.T) {
 }
 
 func TestCorruptHeader(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	cases := []struct {
 		name string
 		off  int    // byte offset in the header
@@ -343,7 +344,7 @@ func TestCorruptHeader(t *testing.T) {
 // Goroutines on separate mappings claim the same bits with TestAndSet: each
 // bit is won exactly once. conformance/ does the same across processes.
 func TestTestAndSetClaims(t *testing.T) {
-	seg, name := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	n, workers := 20000, 4
 	if testing.Short() {
 		n = 2000
@@ -354,7 +355,7 @@ func TestTestAndSetClaims(t *testing.T) {
 	won := make([][]int, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		b, err := bitset.Open(openSeg(t, name), "claims")
+		b, err := bitset.Open(alloctest.Reopen(t, seg), "claims")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +388,7 @@ func TestTestAndSetClaims(t *testing.T) {
 
 // Concurrent Set/Clear on different bits of the same words lose nothing.
 func TestConcurrentSetClear(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	const n = 1024
 	b, _ := bitset.New(seg, "b", n)
 	rounds := 200
@@ -417,7 +418,7 @@ func TestConcurrentSetClear(t *testing.T) {
 }
 
 func TestStats(t *testing.T) {
-	seg, _ := newSeg(t, 1<<20)
+	seg := newSeg(t, 1<<20)
 	b, err := bitset.New(seg, "st", 130)
 	if err != nil {
 		t.Fatal(err)

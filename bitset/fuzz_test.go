@@ -23,7 +23,7 @@ func FuzzAttach(f *testing.F) {
 	f.Add(append(good[:64:64], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8))
 	f.Add([]byte{})
 
-	seg, _ := newSeg(f, 1<<20)
+	seg := newSeg(f, 1<<20)
 	if _, err := bitset.New(seg, "fuzz", 100); err != nil {
 		f.Fatal(err)
 	}

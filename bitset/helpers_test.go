@@ -10,23 +10,11 @@ import (
 )
 
 // newSeg creates a uniquely named segment that is closed and removed when
-// the test ends, pass or fail, and returns it with its name.
-func newSeg(t testing.TB, size int64) (*segment.Segment, string) {
+// the test ends, pass or fail; alloctest.Reopen maps it again, as another
+// process would.
+func newSeg(t testing.TB, size int64) *segment.Segment {
 	t.Helper()
-	s := alloctest.NewSegment(t, size)
-	return s, s.Name()
-}
-
-// openSeg maps the segment name a second time, at another address, as
-// another process would.
-func openSeg(t testing.TB, name string) *segment.Segment {
-	t.Helper()
-	s, err := segment.Open(name)
-	if err != nil {
-		t.Fatalf("segment.Open(%q): %v", name, err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return alloctest.NewSegment(t, size)
 }
 
 func mustPanic(t *testing.T, what string, fn func()) {

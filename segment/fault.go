@@ -59,12 +59,29 @@ func (s *Segment) Catch(err *error, prev bool) {
 	if r == nil {
 		return
 	}
+	if ferr := s.Fault(r); err != nil {
+		*err = ferr
+	}
+}
+
+// Fault is Catch for a hot path that inlines its own deferred closure,
+// which saves the indirect call and the wrapper that deferring Catch costs
+// (about 1.5 ns of Catch's 5):
+//
+//	prev := debug.SetPanicOnFault(true)
+//	defer func() {
+//		debug.SetPanicOnFault(prev)
+//		if r := recover(); r != nil {
+//			err = x.seg.Fault(r)
+//		}
+//	}()
+//
+// It returns the error Catch would store for the recovered value r, and
+// re-panics with r when r is not a memory fault inside s's mapping.
+func (s *Segment) Fault(r any) error {
 	if ferr, ok := r.(runtime.Error); ok {
 		if a, ok := ferr.(interface{ Addr() uintptr }); ok && s.inMapping(a.Addr()) {
-			if err != nil {
-				*err = s.faultError(a.Addr())
-			}
-			return
+			return s.faultError(a.Addr())
 		}
 	}
 	panic(r)

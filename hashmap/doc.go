@@ -7,7 +7,10 @@
 //	err = m.Store("user:123", User{Name: "Ada"})
 //	u, ok, err := m.Load("user:123")
 //
-// Keys are strings or byte slices, stored raw; values go through a codec
+// Keys are strings or byte slices, stored raw, or integers of any width,
+// stored as their 1 to 8 bytes in host order (Map[int64, V] and Map[int, V]
+// open the same map on a 64-bit host; a map is never opened with keys of
+// another width, sign or kind). Values go through a codec
 // (codec.For[V]: raw bytes and strings, plain fixed-size data copied, CBOR
 // for the rest). The method set is sync.Map's: Load, Store, LoadOrStore,
 // LoadAndDelete, Delete, Swap, CompareAndSwap, CompareAndDelete, Clear, All,

@@ -31,7 +31,7 @@ func (m *Map[K, V]) SlotWords() []uint64 {
 func (m *Map[K, V]) SetSlot(i int, w uint64) { m.t.slots[i].Store(w) }
 
 // HashOf exposes the key hash.
-func (m *Map[K, V]) HashOf(k K) uint64 { return hashOf(m.t.seed, k) }
+func (m *Map[K, V]) HashOf(k K) uint64 { return hashOf(m.t.seed, keyOf(m.kk, &k)) }
 
 // Hook points of the write path, for repair_test.go.
 const (

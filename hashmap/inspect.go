@@ -53,8 +53,15 @@ func openRawObject(seg *segment.Segment, obj segment.Object) (*Raw, error) {
 }
 
 // KeyFingerprint returns the fingerprint (codec.Fingerprint) of the key
-// codec ID: "raw-string" for string keys, "raw-bytes" for []byte keys.
+// codec ID: "raw-string" for string keys, "raw-bytes" for []byte keys,
+// "int64" or "uint32" and so on for integer keys (named by width and sign).
 func (r *Raw) KeyFingerprint() uint64 { return r.t.hdr.keyFP }
+
+// KeyEncoding names how the map stores its keys: "raw-string" or
+// "raw-bytes" (the key's bytes), or "int64", "uint32" and so on (an integer
+// of that width in host byte order). It is "" when the key fingerprint
+// names none of these.
+func (r *Raw) KeyEncoding() string { return keyEncodings[r.t.hdr.keyFP] }
 
 // ValueFingerprint returns the fingerprint (codec.Fingerprint) of the
 // value codec's ID; the ID itself is not stored.
@@ -76,9 +83,10 @@ func (r *Raw) Len() int {
 func (r *Raw) Load(key []byte) (val []byte, ok bool, err error) {
 	defer r.t.seg.Catch(&err, debug.SetPanicOnFault(true))
 	t := r.t
-	h := hashOf(t.seed, key)
+	k := bytesKey(key)
+	h := hashOf(t.seed, k)
 	for {
-		i, w, v, err := lookup(t, key, h)
+		i, w, v, err := lookup(t, k, h)
 		if err != nil || w == 0 {
 			return nil, false, err
 		}
@@ -98,7 +106,7 @@ func (r *Raw) Store(key, val []byte) (err error) {
 	if !r.t.seg.Writable() {
 		return fmt.Errorf("map %q: %w", r.t.name, segment.ErrReadOnly)
 	}
-	return mutate(r.t, key, val, func([]byte, bool) (int, error) { return actPut, nil })
+	return mutate(r.t, bytesKey(key), val, func([]byte, bool) (int, error) { return actPut, nil })
 }
 
 // Delete deletes key and reports whether it was present.
@@ -107,7 +115,7 @@ func (r *Raw) Delete(key []byte) (found bool, err error) {
 	if !r.t.seg.Writable() {
 		return false, fmt.Errorf("map %q: %w", r.t.name, segment.ErrReadOnly)
 	}
-	err = mutate(r.t, key, nil, func(_ []byte, present bool) (int, error) {
+	err = mutate(r.t, bytesKey(key), nil, func(_ []byte, present bool) (int, error) {
 		found = present
 		if present {
 			return actDelete, nil
@@ -214,8 +222,8 @@ func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
 		}
 		live++
 		h, k, _, _ := t.readRecord(w)
-		if hashOf(t.seed, k) != h {
-			add("slot %d: record of key %q stores hash %#x, the key hashes to %#x", i, k, h, hashOf(t.seed, k))
+		if hk := hashOf(t.seed, bytesKey(k)); hk != h {
+			add("slot %d: record of key %q stores hash %#x, the key hashes to %#x", i, k, h, hk)
 			continue
 		}
 		if tagOfWord(w) != tagOfHash(h) {

@@ -11,20 +11,17 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/codec"
 	"github.com/posixshm/posixshm/segment"
 )
 
-// keyType is the constraint on keys: raw bytes, compared and hashed as
-// stored, so a lookup never allocates.
-type keyType interface{ ~string | ~[]byte }
-
 // Map is a fixed-capacity hash map in a posixshm segment, shared by every
 // process that opens the same segment and name, like a Go map[K]V that many
-// processes use at once. Keys are strings or byte slices; values are
-// encoded by a codec (codec.For[V] unless ValueCodec says otherwise).
+// processes use at once. Keys are strings, byte slices or integers, stored
+// as their bytes (a lookup never allocates); values are encoded by a codec (codec.For[V] unless ValueCodec says otherwise).
 //
 // A Map is safe for concurrent use by multiple goroutines and processes.
 // Create or attach one with New, attach with Open; a Map must not be copied
@@ -43,6 +40,7 @@ type keyType interface{ ~string | ~[]byte }
 // the next segment recovery (segment.Open runs one) reclaims its records.
 type Map[K keyType, V any] struct {
 	t    *table
+	kk   keyKind // how a K's bytes are found (keyOf)
 	vc   codec.Codec[V]
 	word bool      // V is a plain 8-byte number under the default codec: Load reads it in place (codec.IsWord)
 	bufs sync.Pool // *[]byte for encoded values
@@ -91,13 +89,6 @@ func New[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (_
 func Open[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (_ *Map[K, V], err error) {
 	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // the attach reads the header
 	return open[K, V](seg, name, false, opts)
-}
-
-func keyID[K keyType]() string {
-	if reflect.TypeFor[K]().Kind() == reflect.String {
-		return "raw-string"
-	}
-	return "raw-bytes"
 }
 
 // slotsFor returns the slot count for a capacity: a power of two with the
@@ -158,7 +149,7 @@ func open[K keyType, V any](seg *segment.Segment, name string, create bool, opts
 	p := obj.Params
 	switch {
 	case p[2] != kfp:
-		return nil, fmt.Errorf("%w: map %q: want keys %s (fingerprint %#x), found key fingerprint %#x", ErrMismatch, name, kid, kfp, p[2])
+		return nil, fmt.Errorf("%w: map %q: want keys %s, found %s", ErrMismatch, name, kid, keyName(p[2]))
 	case p[3] != vfp:
 		return nil, fmt.Errorf("%w: map %q: want values %s (fingerprint %#x), found value fingerprint %#x", ErrMismatch, name, vid, vfp, p[3])
 	case cfg.capSet && p[0] != capacity:
@@ -168,7 +159,7 @@ func open[K keyType, V any](seg *segment.Segment, name string, create bool, opts
 	if err != nil {
 		return nil, err
 	}
-	return &Map[K, V]{t: t, vc: vc, word: codec.IsWord(vc)}, nil
+	return &Map[K, V]{t: t, kk: kindOf[K](), vc: vc, word: codec.IsWord(vc)}, nil
 }
 
 // initMap lays out a new map in its (not zeroed) object block, before any
@@ -244,11 +235,15 @@ func attachTable(seg *segment.Segment, al *alloc.Allocator, obj segment.Object) 
 		return nil, err
 	}
 	heapOff, _ := seg.Heap()
+	if uint64(heapOff)+recHdrSize > uint64(len(mem)) {
+		return nil, bad("heap at offset %d of a %d-byte segment", heapOff, len(mem))
+	}
 	rs, rg := seg.Slot()
 	return &table{
 		seg: seg, al: al, mem: mem, hdr: h, slots: slots, ops: ops, mask: p[1] - 1,
 		obj: obj.Index, name: obj.Name, seed: h.seed, capacity: int64(p[0]),
-		maxRecord: h.maxRecord, heapLo: uint64(heapOff), regSlot: rs, regGen: rg,
+		maxRecord: h.maxRecord, heapLo: uint64(heapOff), hdrSpan: uint64(len(mem)) - recHdrSize - uint64(heapOff),
+		regSlot: rs, regGen: rg,
 	}, nil
 }
 
@@ -268,18 +263,29 @@ func (m *Map[K, V]) Len() int {
 // not block and does not allocate beyond what decoding V needs. The error
 // is non-nil only for corrupt shared memory.
 func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
-	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
+	// Catch's guard, with the deferred closure written out: Load is the
+	// map's hottest path, and this form saves it 1.5 ns (segment.Fault).
+	prev := debug.SetPanicOnFault(true)
+	defer func() {
+		debug.SetPanicOnFault(prev)
+		if r := recover(); r != nil {
+			var zero V
+			value, ok, err = zero, false, m.t.seg.Fault(r)
+		}
+	}()
 	t := m.t
-	h := hashOf(t.seed, key)
+	k := keyOf(m.kk, &key)
+	h := hashOf(t.seed, k)
 	// Fast path: walk the key's probe chain, the same walk as lookup and
-	// readRecord inlined, over the slot states a reader can judge alone. A
-	// live slot with another tag, a tombstone or an insert in flight is
-	// passed; an empty slot ends the chain; a live slot with the key's tag
-	// is compared with its record. Anything else (a fence, a record that is
-	// not the key's but whose slot changed meanwhile, corruption) takes
-	// lookup from the start, which handles every case.
+	// readRecord, over the slot states a reader can judge alone. A live
+	// slot with another tag, a tombstone or an insert in flight is passed;
+	// an empty slot ends the chain; a live slot with the key's tag is
+	// compared with its record, read in place (recordAt) after one bounds
+	// check. Anything else (a fence, a record that is not the key's but
+	// whose slot changed meanwhile, corruption) takes loadSlow, which
+	// handles every case.
 	want := stLive<<stateShift | uint64(tagOfHash(h))<<tagShift
-	mem, slots := t.mem, t.slots
+	slots := t.slots
 	i := h & t.mask
 	for range fastProbes {
 		if i >= uint64(len(slots)) {
@@ -287,21 +293,13 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 		}
 		w := slots[i].Load()
 		if w&(stateMask|tagMask) == want {
-			off := recOff(w)
-			if off < t.heapLo || off+recHdrSize+uint64(len(key)) > uint64(len(mem)) {
+			rh, kl, val, in := t.recordAt(recOff(w))
+			if !in {
 				break
 			}
-			b := mem[off:]
-			kl, vl := uint64(native.Uint32(b[8:])), uint64(native.Uint32(b[12:]))
-			end := off + recHdrSize + kl + vl
-			if kl+vl > t.maxRecord || end > uint64(len(mem)) {
-				break
-			}
-			if native.Uint64(b) == h && kl == uint64(len(key)) &&
-				string(mem[off+recHdrSize:off+recHdrSize+kl]) == string(key) {
-				val := mem[off+recHdrSize+kl : end : end]
+			if rh == h && kl == len(k) && unsafe.String(t.keyAt(recOff(w)), kl) == k {
 				var derr error
-				if m.word && vl == 8 {
+				if m.word && len(val) == 8 {
 					value = codec.FromWordBits[V](native.Uint64(val))
 				} else {
 					value, derr = m.vc.Decode(val)
@@ -324,18 +322,24 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 		}
 		i = (i + 1) & t.mask
 	}
-	var zero V
+	return m.loadSlow(k, h)
+}
+
+// loadSlow is Load by lookup, for whatever the fast path does not judge
+// alone. It is a function of its own so that Load's frame stays small.
+func (m *Map[K, V]) loadSlow(k string, h uint64) (value V, ok bool, err error) {
+	t := m.t
 	for {
-		i, w, val, err := lookup(t, key, h)
+		i, w, val, err := lookup(t, k, h)
 		if err != nil || w == 0 {
-			return zero, false, err
+			return value, false, err
 		}
 		v, derr := m.vc.Decode(val)
 		if t.slots[i].Load() != w {
 			continue // replaced while we copied it: read again
 		}
 		if derr != nil {
-			return zero, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
+			return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
 		}
 		return v, true, nil
 	}
@@ -378,14 +382,14 @@ func (m *Map[K, V]) Store(key K, value V) (err error) {
 		// An 8-byte number: its bytes on the stack, no codec or pool.
 		var b [8]byte
 		native.PutUint64(b[:], codec.WordBits(value))
-		return mutate(m.t, key, b[:], putAlways)
+		return mutate(m.t, keyOf(m.kk, &key), b[:], putAlways)
 	}
 	bp, err := m.encode(value)
 	if err != nil {
 		return err
 	}
 	defer m.release(bp)
-	return mutate(m.t, key, *bp, putAlways)
+	return mutate(m.t, keyOf(m.kk, &key), *bp, putAlways)
 }
 
 // putAlways is Store's decision: put the value whatever the key holds.
@@ -400,7 +404,7 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err erro
 		return actual, false, err
 	}
 	defer m.release(bp)
-	err = mutate(m.t, key, *bp, func(cur []byte, present bool) (int, error) {
+	err = mutate(m.t, keyOf(m.kk, &key), *bp, func(cur []byte, present bool) (int, error) {
 		if !present {
 			actual, loaded = value, false
 			return actPut, nil
@@ -421,7 +425,7 @@ func (m *Map[K, V]) LoadOrStore(key K, value V) (actual V, loaded bool, err erro
 // any (loaded reports whether the key was present).
 func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) {
 	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
-	err = mutate(m.t, key, nil, func(cur []byte, present bool) (int, error) {
+	err = mutate(m.t, keyOf(m.kk, &key), nil, func(cur []byte, present bool) (int, error) {
 		if !present {
 			loaded = false
 			return actNone, nil
@@ -441,7 +445,7 @@ func (m *Map[K, V]) LoadAndDelete(key K) (value V, loaded bool, err error) {
 // Delete deletes the value for key. Deleting an absent key does nothing.
 func (m *Map[K, V]) Delete(key K) (err error) {
 	defer m.t.seg.Catch(&err, debug.SetPanicOnFault(true))
-	return mutate(m.t, key, nil, func(_ []byte, present bool) (int, error) {
+	return mutate(m.t, keyOf(m.kk, &key), nil, func(_ []byte, present bool) (int, error) {
 		if present {
 			return actDelete, nil
 		}
@@ -458,7 +462,7 @@ func (m *Map[K, V]) Swap(key K, value V) (previous V, loaded bool, err error) {
 		return previous, false, err
 	}
 	defer m.release(bp)
-	err = mutate(m.t, key, *bp, func(cur []byte, present bool) (int, error) {
+	err = mutate(m.t, keyOf(m.kk, &key), *bp, func(cur []byte, present bool) (int, error) {
 		if !present {
 			loaded = false
 			return actPut, nil
@@ -490,7 +494,7 @@ func (m *Map[K, V]) CompareAndSwap(key K, old, new V) (swapped bool, err error) 
 		return false, err
 	}
 	defer m.release(nb)
-	err = mutate(m.t, key, *nb, func(cur []byte, present bool) (int, error) {
+	err = mutate(m.t, keyOf(m.kk, &key), *nb, func(cur []byte, present bool) (int, error) {
 		swapped = present && bytes.Equal(cur, *ob)
 		if swapped {
 			return actPut, nil
@@ -509,7 +513,7 @@ func (m *Map[K, V]) CompareAndDelete(key K, old V) (deleted bool, err error) {
 		return false, err
 	}
 	defer m.release(ob)
-	err = mutate(m.t, key, nil, func(cur []byte, present bool) (int, error) {
+	err = mutate(m.t, keyOf(m.kk, &key), nil, func(cur []byte, present bool) (int, error) {
 		deleted = present && bytes.Equal(cur, *ob)
 		if deleted {
 			return actDelete, nil
@@ -568,12 +572,12 @@ func (m *Map[K, V]) All() iter.Seq2[K, V] {
 					}
 					break
 				}
-				key := K(bytes.Clone(k))
+				key, kok := keyFrom[K](m.kk, k)
 				val, err := m.vc.Decode(v)
 				if t.slots[i].Load() != w {
 					continue
 				}
-				if err != nil {
+				if err != nil || !kok {
 					break
 				}
 				if !yield(key, val) {
@@ -647,7 +651,7 @@ const (
 
 // build writes a new record for key and val into a fresh block, owned by
 // this attachment until finish publishes it.
-func build[K keyType](t *table, key K, h uint64, val []byte) (uint64, error) {
+func build(t *table, key string, h uint64, val []byte) (uint64, error) {
 	n := uint64(len(key)) + uint64(len(val))
 	if n > t.maxRecord {
 		return 0, fmt.Errorf("%w: map %q: %d-byte key and %d-byte value, the limit is %d (MaxRecordSize)", ErrTooLarge, t.name, len(key), len(val), t.maxRecord)
@@ -693,7 +697,7 @@ func (t *table) deleteAt(i, w uint64) bool {
 // the key's slot, starting over whenever the slot changed under it. put is
 // the encoded value a put stores. decide may be called several times; the
 // last call's choice is the one that took effect.
-func mutate[K keyType](t *table, key K, put []byte, decide func(cur []byte, present bool) (int, error)) error {
+func mutate(t *table, key string, put []byte, decide func(cur []byte, present bool) (int, error)) error {
 	h := hashOf(t.seed, key)
 	tag := tagOfHash(h)
 	var rec uint64 // our new record's offset, 0 until built

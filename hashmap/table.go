@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/segment"
@@ -61,6 +62,7 @@ type table struct {
 	capacity  int64
 	maxRecord uint64
 	heapLo    uint64 // lowest offset a record can have
+	hdrSpan   uint64 // len(mem) - recHdrSize - heapLo: a record header fits at off iff off-heapLo <= hdrSpan
 	regSlot   int    // this handle's registry slot and generation, stamped on records
 	regGen    uint32
 }
@@ -83,20 +85,37 @@ func (t *table) corrupt(format string, args ...any) error {
 // The slices alias shared memory and are only valid until that re-check.
 func (t *table) readRecord(w uint64) (h uint64, key, val []byte, ok bool) {
 	off := recOff(w)
-	mem := t.mem
-	if off < t.heapLo || off > uint64(len(mem))-recHdrSize {
+	h, kl, val, ok := t.recordAt(off)
+	if !ok {
 		return 0, nil, nil, false
 	}
-	b := mem[off : off+recHdrSize : off+recHdrSize]
-	h = native.Uint64(b[0:])
-	kl, vl := uint64(native.Uint32(b[8:])), uint64(native.Uint32(b[12:]))
-	start := off + recHdrSize
-	if kl+vl > t.maxRecord || kl+vl > uint64(len(mem))-start {
-		return 0, nil, nil, false
+	return h, unsafe.Slice(t.keyAt(off), kl), val, true
+}
+
+// recordAt reads the header of the record at off in place: its hash, its
+// key's length and its value bytes (aliasing shared memory). in is false
+// when the header, or the key and value it describes, would not lie in the
+// heap, or would exceed the map's record limit. It and keyAt are the
+// package's only pointer arithmetic on the mapping: one bounds check covers
+// the header, and a second the key and value, where slicing t.mem would
+// check each field again (Load is a third faster for it).
+func (t *table) recordAt(off uint64) (h uint64, kl int, val []byte, in bool) {
+	if off-t.heapLo > t.hdrSpan { // off < heapLo wraps around
+		return 0, 0, nil, false
 	}
-	key = mem[start : start+kl : start+kl]
-	val = mem[start+kl : start+kl+vl : start+kl+vl]
-	return h, key, val, true
+	p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.mem)), off)
+	r := (*recordHeader)(p) // off is a multiple of 16 (recOff)
+	k, v := uint64(r.keyLen), uint64(r.valLen)
+	if k+v > t.maxRecord || off+recHdrSize+k+v > uint64(len(t.mem)) { // no overflow: off < 2^36, k and v < 2^32
+		return 0, 0, nil, false
+	}
+	return r.hash, int(k), unsafe.Slice((*byte)(unsafe.Add(p, recHdrSize+k)), v), true
+}
+
+// keyAt returns the address of the key of the record at off, which
+// recordAt has checked.
+func (t *table) keyAt(off uint64) *byte {
+	return (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.mem)), off+recHdrSize))
 }
 
 // recordOwner returns the registry slot and generation stamped on the
@@ -114,7 +133,7 @@ func (t *table) recordOwner(w uint64) (int, uint32, bool) {
 // words. It must be the same function in every process (a per-process seed
 // such as hash/maphash's would not do); the per-map random seed keeps
 // collision patterns from carrying over between maps.
-func hashOf[K keyType](seed uint64, k K) uint64 {
+func hashOf(seed uint64, k string) uint64 {
 	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
 	n := len(k)
 	h := seed ^ m1
@@ -141,7 +160,7 @@ func mix(a, b uint64) uint64 {
 	return hi ^ lo
 }
 
-func le64[K keyType](k K, i int) uint64 {
+func le64(k string, i int) uint64 {
 	_ = k[i+7]
 	return uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
 		uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
@@ -152,7 +171,7 @@ func tagOfHash(h uint64) uint8 { return uint8(h >> 56) }
 // lookup finds key's live record. It returns its slot, word and value bytes,
 // or w == 0 when the key is absent. The caller must re-check the word after
 // using val (and start over if it changed).
-func lookup[K keyType](t *table, key K, h uint64) (i, w uint64, val []byte, err error) {
+func lookup(t *table, key string, h uint64) (i, w uint64, val []byte, err error) {
 	tag := tagOfHash(h)
 restart:
 	for {
@@ -165,7 +184,7 @@ restart:
 			case stLive:
 				if tagOfWord(w) == tag {
 					rh, k, v, ok := t.readRecord(w)
-					if ok && rh == h && string(k) == string(key) {
+					if ok && rh == h && string(k) == key {
 						return i, w, v, nil
 					}
 					if t.slots[i].Load() != w {
@@ -198,7 +217,7 @@ type probe struct {
 
 // findWrite probes key's chain for its live record and the first reusable
 // slot. It finishes any cleanup it meets (a fence) and starts over.
-func findWrite[K keyType](t *table, key K, h uint64) (probe, error) {
+func findWrite(t *table, key string, h uint64) (probe, error) {
 	tag := tagOfHash(h)
 restart:
 	for {
@@ -222,7 +241,7 @@ restart:
 			case stLive:
 				if tagOfWord(w) == tag {
 					rh, k, _, ok := t.readRecord(w)
-					if ok && rh == h && string(k) == string(key) {
+					if ok && rh == h && string(k) == key {
 						p.i, p.w = i, w
 						return p, nil
 					}
@@ -256,7 +275,7 @@ const (
 
 // settle runs steps 2-4 of an insert (see the top of this file) for our
 // claim wi at slot i.
-func settle[K keyType](t *table, key K, h, i, wi uint64) (res int, j, wj uint64) {
+func settle(t *table, key string, h, i, wi uint64) (res int, j, wj uint64) {
 	home := h & t.mask
 	di := (i - home) & t.mask
 	tag := tagOfHash(h)
@@ -288,7 +307,7 @@ func settle[K keyType](t *table, key K, h, i, wi uint64) (res int, j, wj uint64)
 			continue
 		}
 		rh, k, _, ok := t.readRecord(w)
-		same := ok && rh == h && string(k) == string(key)
+		same := ok && rh == h && string(k) == key
 		if t.slots[j].Load() != w {
 			if budget == 0 {
 				yield()

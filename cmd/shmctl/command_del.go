@@ -22,6 +22,9 @@ func newDelCommand() *cobra.Command {
 		Long: `del deletes KEY from map MAP of segment SEG. Deleting a missing key is
 not an error; the output says whether the key was there.
 
+KEY is the key's bytes, or for a map with integer keys a decimal number
+(write -- before the arguments when it is negative: -- SEG MAP -7).
+
 del writes to the segment: it attaches as a process, as any user of the map.`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,7 +48,11 @@ func delFunc(w io.Writer, o delOptions, segArg, name, key string) error {
 	if err != nil {
 		return err
 	}
-	found, err := m.Delete([]byte(key))
+	k, err := rawKey(m, key)
+	if err != nil {
+		return fmt.Errorf("segment %s: map %q: %w", seg.Name(), name, err)
+	}
+	found, err := m.Delete(k)
 	if err != nil {
 		return explain(fmt.Errorf("segment %s: map %q: key %q: %w", seg.Name(), name, key, err))
 	}

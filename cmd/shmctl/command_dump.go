@@ -123,7 +123,7 @@ func dumpFunc(w io.Writer, o dumpOptions, segArg, name string) error {
 			}
 			v, how := decodeValue(r.ValueFingerprint(), val)
 			res.Codec = how
-			key := string(k)
+			key := showKey(r.KeyEncoding(), k)
 			res.Items = append(res.Items, dumpEntry{Key: &key, Value: v})
 		}
 	case segment.KindBitset:

@@ -20,7 +20,10 @@ func newGetCommand() *cobra.Command {
 		Use:   "get SEG MAP KEY",
 		Short: "Print the value of KEY in a map",
 		Long: `get prints the value stored for KEY in map MAP of segment SEG, as JSON.
-It opens SEG read-only. A missing key is an error (exit status 1).`,
+It opens SEG read-only. A missing key is an error (exit status 1).
+
+KEY is the key's bytes, or for a map with integer keys a decimal number
+(write -- before the arguments when it is negative: -- SEG MAP -7).`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Validate(); err != nil {
@@ -43,7 +46,11 @@ func getFunc(w io.Writer, o getOptions, segArg, name, key string) error {
 	if err != nil {
 		return err
 	}
-	b, ok, err := m.Load([]byte(key))
+	k, err := rawKey(m, key)
+	if err != nil {
+		return fmt.Errorf("segment %s: map %q: %w", seg.Name(), name, err)
+	}
+	b, ok, err := m.Load(k)
 	if err != nil {
 		return explain(fmt.Errorf("segment %s: map %q: key %q: %w", seg.Name(), name, key, err))
 	}

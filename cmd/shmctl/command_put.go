@@ -36,7 +36,10 @@ that are not plain data, the raw bytes of a JSON string for string and
 []byte values, a number for plain numeric values. A map whose value codec
 shmctl does not know is refused unless --cbor says its values are CBOR.
 
-put writes to the segment: it attaches as a process, as any user of the map.`,
+put writes to the segment: it attaches as a process, as any user of the map.
+
+KEY is the key's bytes, or for a map with integer keys a decimal number
+(write -- before the arguments when it is negative: -- SEG MAP -7).`,
 		Args: cobra.ExactArgs(4),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Validate(args[3]); err != nil {
@@ -63,7 +66,11 @@ func putFunc(w io.Writer, o putOptions, segArg, name, key, value string) error {
 	if err != nil {
 		return fmt.Errorf("segment %s: map %q: key %q: %w", seg.Name(), name, key, err)
 	}
-	if err := m.Store([]byte(key), b); err != nil {
+	k, err := rawKey(m, key)
+	if err != nil {
+		return fmt.Errorf("segment %s: map %q: %w", seg.Name(), name, err)
+	}
+	if err := m.Store(k, b); err != nil {
 		return explain(fmt.Errorf("segment %s: map %q: key %q: %w", seg.Name(), name, key, err))
 	}
 	if o.JSON {

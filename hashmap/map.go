@@ -687,7 +687,7 @@ func (t *table) deleteAt(i, w uint64) bool {
 	if testHook != nil {
 		testHook(hkDeleteLinked)
 	}
-	t.finish(i, nw, recOff(w))
+	t.finish(i, nw, recOff(w), true)
 	return true
 }
 
@@ -759,7 +759,7 @@ func mutate(t *table, key string, put []byte, decide func(cur []byte, present bo
 					if testHook != nil {
 						testHook(hkReplaceLinked)
 					}
-					t.finish(p.i, nw, recOff(p.w))
+					t.finish(p.i, nw, recOff(p.w), true)
 					in.End()
 					return nil
 				}
@@ -808,7 +808,7 @@ func mutate(t *table, key string, put []byte, decide func(cur []byte, present bo
 			if testHook != nil {
 				testHook(hkInsertPromoted)
 			}
-			t.finish(p.free, wj, 0)
+			t.finish(p.free, wj, 0, true)
 			in.End()
 			return nil
 		case claimLost:

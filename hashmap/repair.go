@@ -51,7 +51,7 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 	w := t.slots[i].Load()
 	switch rec.Op {
 	case opReplace, opDelete:
-		if w == rec.C && t.finish(i, w, recOff(rec.B)) {
+		if w == rec.C && t.finish(i, w, recOff(rec.B), false) {
 			t.hdr.repaired.Add(1)
 		}
 	case opInsert:
@@ -63,7 +63,7 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 				t.cleanup(i)
 			}
 		case w == next(rec.C, stLive, true, recOff(rec.C), tagOfWord(rec.C)):
-			if t.finish(i, w, 0) {
+			if t.finish(i, w, 0, false) {
 				t.hdr.repaired.Add(1)
 			}
 		}

@@ -466,18 +466,23 @@ func (t *table) await(i, w uint64) error {
 // it, or the repair of a dead owner; nobody else changes a pending word, so
 // the block cannot be anything but ours while we publish it. It reports
 // whether it cleared the bit (and so did the rest).
-func (t *table) finish(i, pw, old uint64) bool {
+//
+// The owner (owner true) clears the bit with a release store: while it
+// lives nobody else writes the word, and the locked add that counts the
+// write below orders the store before its later loads. A repairer CASes,
+// since a second repair may race it.
+func (t *table) finish(i, pw, old uint64, owner bool) bool {
 	if stateOf(pw) == stLive {
 		// An error means a dead owner had published it already.
 		t.al.Publish(segment.Offset(recOff(pw)))
 		if testHook != nil {
 			testHook(hkPublished)
 		}
-		if !t.slots[i].CompareAndSwap(pw, pw&^pendingBit) {
+		if !t.clearPending(i, pw, pw&^pendingBit, owner) {
 			return false
 		}
 	} else {
-		if !t.slots[i].CompareAndSwap(pw, next(pw, stTomb, false, 0, 0)) {
+		if !t.clearPending(i, pw, next(pw, stTomb, false, 0, 0), owner) {
 			return false
 		}
 		if testHook != nil {
@@ -505,6 +510,15 @@ func (t *table) finish(i, pw, old uint64) bool {
 		t.cleanup(i)
 	}
 	return true
+}
+
+// clearPending replaces the pending word pw of slot i with nw: see finish.
+func (t *table) clearPending(i, pw, nw uint64, owner bool) bool {
+	if owner {
+		segment.StoreRelease(&t.slots[i], nw)
+		return true
+	}
+	return t.slots[i].CompareAndSwap(pw, nw)
 }
 
 // Hook points in the write path, where a test can stop (and SIGKILL) a

@@ -21,7 +21,7 @@
 //
 // Open addressing with linear probing over a power-of-two slot array (load
 // factor at most 3/4 at capacity). A slot is one uint64: the offset of an
-// immutable record (hash, key, value) in an alloc block, the slot's state,
+// immutable record (key, value) in an alloc block, the slot's state,
 // an 8-bit hash tag and a version. Readers probe, compare the key in place,
 // decode the value and re-check the slot word: a record replaced, freed
 // and reused under them fails the re-check and is read again, never

@@ -12,7 +12,6 @@ var (
 	MaxRecOffset   = unsafe.Offsetof(header{}.maxRecord)
 	RecordHdrSize  = unsafe.Sizeof(recordHeader{})
 	RecordOwnerOff = unsafe.Offsetof(recordHeader{}.ownerSlot)
-	RecordHashOff  = unsafe.Offsetof(recordHeader{}.hash)
 	RecordKeyLen   = unsafe.Offsetof(recordHeader{}.keyLen)
 	RecordValLen   = unsafe.Offsetof(recordHeader{}.valLen)
 	RecordOwnerGen = unsafe.Offsetof(recordHeader{}.ownerGen)

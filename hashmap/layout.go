@@ -13,9 +13,14 @@ import (
 //
 // Records live in their own alloc blocks, one per key/value pair:
 //
-//	[rec, +32)                record header (recordHeader below)
-//	[rec+32, +keyLen)         key bytes
+//	[rec, +16)                record header (recordHeader below)
+//	[rec+16, +keyLen)         key bytes
 //	[..., +valLen)            value bytes, as the value codec encoded them
+//
+// A 16-byte key with an 8-byte value makes a 40-byte record: with the
+// allocator's 16-byte block header, a 64-byte block, so a reader touches
+// one cache line of record (version 2's 32-byte header, which also held the
+// key's hash, made it 80 bytes and two lines).
 //
 // A record is immutable from the moment its offset is CAS'd into a slot
 // until it is freed, so readers copy it without synchronisation and then
@@ -24,13 +29,13 @@ import (
 
 // LayoutVersion is the version of the layout in this file; a map with
 // another version is refused on attach.
-const LayoutVersion uint32 = 2
+const LayoutVersion uint32 = 3
 
 const (
 	headerMagic uint64 = 0x50414d4848534d50 // "PMSHHMAP" read little-endian
 
 	headerSize = 128
-	recHdrSize = 32
+	recHdrSize = 16
 
 	// DefaultMaxEntries is the capacity of a map created without MaxEntries.
 	DefaultMaxEntries = 1024
@@ -137,26 +142,22 @@ func next(w uint64, state uint64, pend bool, off uint64, tag uint8) uint64 {
 	return makeWord(state, pend, off, tag, versionOf(w)+1)
 }
 
-// recordHeader is the first 32 bytes of a record. It is written by the
+// recordHeader is the first 16 bytes of a record. It is written by the
 // record's writer before the record's offset is CAS'd into any slot and
-// never changes afterwards. Readers decode it from bytes (readRecord), not
-// through this struct; the struct exists to pin the layout in a test.
+// never changes afterwards. The key's hash is not stored: a slot's 8-bit
+// tag already skips most other keys, and the key compare decides.
 type recordHeader struct {
-	hash      uint64 // 0: the key's 64-bit hash under the map's seed
-	keyLen    uint32 // 8
-	valLen    uint32 // 12
-	ownerSlot uint32 // 16: registry slot of the writer, for waiters to check liveness
-	ownerGen  uint32 // 20: and its generation
-	_         uint64 // 24: zero
+	keyLen    uint32 // 0
+	valLen    uint32 // 4
+	ownerSlot uint32 // 8: registry slot of the writer, for waiters to check liveness
+	ownerGen  uint32 // 12: and its generation
 }
 
 var native = binary.NativeEndian
 
-func putRecordHeader(b []byte, hash uint64, klen, vlen int, slot int, gen uint32) {
-	native.PutUint64(b[0:], hash)
-	native.PutUint32(b[8:], uint32(klen))
-	native.PutUint32(b[12:], uint32(vlen))
-	native.PutUint32(b[16:], uint32(slot))
-	native.PutUint32(b[20:], gen)
-	native.PutUint64(b[24:], 0)
+func putRecordHeader(b []byte, klen, vlen int, slot int, gen uint32) {
+	native.PutUint32(b[0:], uint32(klen))
+	native.PutUint32(b[4:], uint32(vlen))
+	native.PutUint32(b[8:], uint32(slot))
+	native.PutUint32(b[12:], gen)
 }

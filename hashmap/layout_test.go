@@ -19,12 +19,11 @@ func TestLayoutPinned(t *testing.T) {
 		{"header.live", hashmap.LiveOffset, 64},
 		{"header.repaired", hashmap.RepairedOffset, 72},
 		{"header.highWater", hashmap.HighWaterOff, 80},
-		{"record header size", hashmap.RecordHdrSize, 32},
-		{"record.hash", hashmap.RecordHashOff, 0},
-		{"record.keyLen", hashmap.RecordKeyLen, 8},
-		{"record.valLen", hashmap.RecordValLen, 12},
-		{"record.ownerSlot", hashmap.RecordOwnerOff, 16},
-		{"record.ownerGen", hashmap.RecordOwnerGen, 20},
+		{"record header size", hashmap.RecordHdrSize, 16},
+		{"record.keyLen", hashmap.RecordKeyLen, 0},
+		{"record.valLen", hashmap.RecordValLen, 4},
+		{"record.ownerSlot", hashmap.RecordOwnerOff, 8},
+		{"record.ownerGen", hashmap.RecordOwnerGen, 12},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)

@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/codec"
@@ -293,11 +292,11 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 		}
 		w := slots[i].Load()
 		if w&(stateMask|tagMask) == want {
-			rh, kl, val, in := t.recordAt(recOff(w))
+			kl, val, in := t.recordAt(recOff(w))
 			if !in {
 				break
 			}
-			if rh == h && kl == len(k) && unsafe.String(t.keyAt(recOff(w)), kl) == k {
+			if keyIs(t.keyAt(recOff(w)), kl, k) {
 				var derr error
 				if m.word && len(val) == 8 {
 					value = codec.FromWordBits[V](native.Uint64(val))
@@ -565,7 +564,7 @@ func (m *Map[K, V]) All() iter.Seq2[K, V] {
 				if stateOf(w) != stLive {
 					break
 				}
-				_, k, v, ok := t.readRecord(w)
+				k, v, ok := t.readRecord(w)
 				if !ok {
 					if t.slots[i].Load() != w {
 						continue
@@ -669,7 +668,7 @@ func build(t *table, key string, h uint64, val []byte) (uint64, error) {
 		return 0, t.corrupt("allocator returned block %d", o)
 	}
 	b := t.mem[o : o+recHdrSize+n]
-	putRecordHeader(b, h, len(key), len(val), t.regSlot, t.regGen)
+	putRecordHeader(b, len(key), len(val), t.regSlot, t.regGen)
 	copy(b[recHdrSize:], key)
 	copy(b[recHdrSize+uint64(len(key)):], val)
 	return o, nil
@@ -722,7 +721,7 @@ func mutate(t *table, key string, put []byte, decide func(cur []byte, present bo
 				}
 				continue
 			}
-			_, _, cur, ok := t.readRecord(p.w)
+			_, cur, ok := t.readRecord(p.w)
 			act, derr := actNone, error(nil)
 			if ok {
 				act, derr = decide(cur, true)

@@ -79,43 +79,58 @@ func (t *table) corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: map %q: %s", ErrCorrupt, t.name, fmt.Sprintf(format, args...))
 }
 
-// readRecord returns the hash, key and value of the record that w points
-// at. ok is false when the bytes there cannot be a record; the caller
-// re-checks the slot word to tell a record freed meanwhile from corruption.
-// The slices alias shared memory and are only valid until that re-check.
-func (t *table) readRecord(w uint64) (h uint64, key, val []byte, ok bool) {
+// readRecord returns the key and value of the record that w points at. ok
+// is false when the bytes there cannot be a record; the caller re-checks
+// the slot word to tell a record freed meanwhile from corruption. The
+// slices alias shared memory and are only valid until that re-check.
+func (t *table) readRecord(w uint64) (key, val []byte, ok bool) {
 	off := recOff(w)
-	h, kl, val, ok := t.recordAt(off)
+	kl, val, ok := t.recordAt(off)
 	if !ok {
-		return 0, nil, nil, false
+		return nil, nil, false
 	}
-	return h, unsafe.Slice(t.keyAt(off), kl), val, true
+	return unsafe.Slice(t.keyAt(off), kl), val, true
 }
 
-// recordAt reads the header of the record at off in place: its hash, its
-// key's length and its value bytes (aliasing shared memory). in is false
-// when the header, or the key and value it describes, would not lie in the
+// recordAt reads the header of the record at off in place: its key's
+// length and its value bytes (aliasing shared memory). in is false when
+// the header, or the key and value it describes, would not lie in the
 // heap, or would exceed the map's record limit. It and keyAt are the
 // package's only pointer arithmetic on the mapping: one bounds check covers
 // the header, and a second the key and value, where slicing t.mem would
-// check each field again (Load is a third faster for it).
-func (t *table) recordAt(off uint64) (h uint64, kl int, val []byte, in bool) {
+// check each field again.
+func (t *table) recordAt(off uint64) (kl int, val []byte, in bool) {
 	if off-t.heapLo > t.hdrSpan { // off < heapLo wraps around
-		return 0, 0, nil, false
+		return 0, nil, false
 	}
 	p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.mem)), off)
 	r := (*recordHeader)(p) // off is a multiple of 16 (recOff)
 	k, v := uint64(r.keyLen), uint64(r.valLen)
 	if k+v > t.maxRecord || off+recHdrSize+k+v > uint64(len(t.mem)) { // no overflow: off < 2^36, k and v < 2^32
-		return 0, 0, nil, false
+		return 0, nil, false
 	}
-	return r.hash, int(k), unsafe.Slice((*byte)(unsafe.Add(p, recHdrSize+k)), v), true
+	return int(k), unsafe.Slice((*byte)(unsafe.Add(p, recHdrSize+k)), v), true
 }
 
 // keyAt returns the address of the key of the record at off, which
 // recordAt has checked.
 func (t *table) keyAt(off uint64) *byte {
 	return (*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.mem)), off+recHdrSize))
+}
+
+// keyIs reports whether the kl key bytes at p (a record's key, which
+// recordAt has checked) are k. Keys of 8 to 16 bytes, the common case, are
+// compared as two overlapping 8-byte words in place, without the call to
+// the runtime's memequal (and the register spills around it).
+func keyIs(p *byte, kl int, k string) bool {
+	if kl != len(k) {
+		return false
+	}
+	if kl >= 8 && kl <= 16 {
+		a, b := unsafe.Pointer(p), unsafe.Pointer(unsafe.StringData(k))
+		return word(a) == word(b) && word(unsafe.Add(a, kl-8)) == word(unsafe.Add(b, kl-8))
+	}
+	return unsafe.String(p, kl) == k
 }
 
 // recordOwner returns the registry slot and generation stamped on the
@@ -125,7 +140,7 @@ func (t *table) recordOwner(w uint64) (int, uint32, bool) {
 	if off < t.heapLo || off > uint64(len(t.mem))-recHdrSize {
 		return 0, 0, false
 	}
-	b := t.mem[off+16 : off+24]
+	b := t.mem[off+8 : off+16]
 	return int(native.Uint32(b[0:])), native.Uint32(b[4:]), true
 }
 
@@ -133,16 +148,43 @@ func (t *table) recordOwner(w uint64) (int, uint32, bool) {
 // words. It must be the same function in every process (a per-process seed
 // such as hash/maphash's would not do); the per-map random seed keeps
 // collision patterns from carrying over between maps.
+//
+// Keys of 8 to 16 bytes, the common case, hash inline in the caller: two
+// overlapping words and two multiplies. Other lengths take hashAny. The
+// split is part of the layout (version 3): a map's processes must agree.
 func hashOf(seed uint64, k string) uint64 {
-	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	if shortKey(k) {
+		return hashShort(seed, k)
+	}
+	return hashAny(seed, k)
+}
+
+// shortKey reports whether k hashes with hashShort: 8 to 16 bytes.
+func shortKey(k string) bool { return uint(len(k))-8 <= 8 }
+
+// hashShort is hashOf for a short key (shortKey).
+func hashShort(seed uint64, k string) uint64 {
 	n := len(k)
-	h := seed ^ m1
+	p := unsafe.Pointer(unsafe.StringData(k))
+	return mix(mix(word(p)^seed^hm1, word(unsafe.Add(p, n-8))^hm2)^uint64(n), hm1)
+}
+
+// word reads the 8 bytes at p, which must lie in one Go string or in the
+// checked part of the mapping, in host order (any alignment).
+func word(p unsafe.Pointer) uint64 { return native.Uint64((*[8]byte)(p)[:]) }
+
+const hm1, hm2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+
+// hashAny is hashOf for keys of any length.
+func hashAny(seed uint64, k string) uint64 {
+	n := len(k)
+	h := seed ^ hm1
 	i := 0
 	for ; i+16 <= n; i += 16 {
-		h = mix(le64(k, i)^m2^h, le64(k, i+8)^m1)
+		h = mix(le64(k, i)^hm2^h, le64(k, i+8)^hm1)
 	}
 	if i+8 <= n {
-		h = mix(le64(k, i)^m2, h^m1)
+		h = mix(le64(k, i)^hm2, h^hm1)
 		i += 8
 	}
 	if i < n {
@@ -150,9 +192,9 @@ func hashOf(seed uint64, k string) uint64 {
 		for s := 0; i < n; i, s = i+1, s+8 {
 			v |= uint64(k[i]) << s
 		}
-		h = mix(v^m2, h^m1)
+		h = mix(v^hm2, h^hm1)
 	}
-	return mix(h^uint64(n)^m1, m2)
+	return mix(h^uint64(n)^hm1, hm2)
 }
 
 func mix(a, b uint64) uint64 {
@@ -183,8 +225,8 @@ restart:
 				return 0, 0, nil, nil
 			case stLive:
 				if tagOfWord(w) == tag {
-					rh, k, v, ok := t.readRecord(w)
-					if ok && rh == h && string(k) == key {
+					k, v, ok := t.readRecord(w)
+					if ok && string(k) == key {
 						return i, w, v, nil
 					}
 					if t.slots[i].Load() != w {
@@ -240,8 +282,8 @@ restart:
 				}
 			case stLive:
 				if tagOfWord(w) == tag {
-					rh, k, _, ok := t.readRecord(w)
-					if ok && rh == h && string(k) == key {
+					k, _, ok := t.readRecord(w)
+					if ok && string(k) == key {
 						p.i, p.w = i, w
 						return p, nil
 					}
@@ -306,8 +348,8 @@ func settle(t *table, key string, h, i, wi uint64) (res int, j, wj uint64) {
 		if (st != stLive && st != stInserting) || tagOfWord(w) != tag {
 			continue
 		}
-		rh, k, _, ok := t.readRecord(w)
-		same := ok && rh == h && string(k) == key
+		k, _, ok := t.readRecord(w)
+		same := ok && string(k) == key
 		if t.slots[j].Load() != w {
 			if budget == 0 {
 				yield()

@@ -9,10 +9,12 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/posixshm/posixshm/hashmap"
+	"github.com/posixshm/posixshm/segment"
 )
 
 // Benchmarks: Load, Store and a 90/10 Load/Store mix over 10k 16-byte
-// string keys with int64 values, one goroutine and RunParallel, beside
+// string keys with int64 values, one goroutine and RunParallel, in a named
+// segment (shm) and an anonymous one (shmSealed), beside
 // xsync.Map, sync.Map and a map under sync.RWMutex in the same run, and an
 // atomic add as the floor. Run:
 //
@@ -83,12 +85,24 @@ func benchMaps(b *testing.B) []struct {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The same map in an anonymous segment: sealed, so Load runs without
+	// the fault guard (segment.Sealed).
+	anon, err := segment.CreateAnonymous(64 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { anon.Close() })
+	ha, err := hashmap.New[string, int64](anon, "bench", hashmap.MaxEntries(benchKeys))
+	if err != nil {
+		b.Fatal(err)
+	}
 	ms := []struct {
 		name string
 		m    benchMap
 	}{
 		{"xsync", xsyncMap{xsync.NewMap[string, int64]()}},
 		{"shm", shmMap{hm}},
+		{"shmSealed", shmMap{ha}},
 		{"syncMap", syncMap{&sync.Map{}}},
 		{"RWMutexMap", &rwMap{m: map[string]int64{}}},
 	}

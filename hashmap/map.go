@@ -241,7 +241,7 @@ func attachTable(seg *segment.Segment, al *alloc.Allocator, obj segment.Object) 
 	return &table{
 		seg: seg, al: al, mem: mem, hdr: h, slots: slots, ops: ops, mask: p[1] - 1,
 		obj: obj.Index, name: obj.Name, seed: h.seed, capacity: int64(p[0]),
-		maxRecord: h.maxRecord, heapLo: uint64(heapOff), hdrSpan: uint64(len(mem)) - recHdrSize - uint64(heapOff),
+		sealed: seg.Sealed(), maxRecord: h.maxRecord, heapLo: uint64(heapOff), hdrSpan: uint64(len(mem)) - recHdrSize - uint64(heapOff),
 		regSlot: rs, regGen: rg,
 	}, nil
 }
@@ -262,17 +262,22 @@ func (m *Map[K, V]) Len() int {
 // not block and does not allocate beyond what decoding V needs. The error
 // is non-nil only for corrupt shared memory.
 func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
+	t := m.t
 	// Catch's guard, with the deferred closure written out: Load is the
 	// map's hottest path, and this form saves it 1.5 ns (segment.Fault).
-	prev := debug.SetPanicOnFault(true)
-	defer func() {
-		debug.SetPanicOnFault(prev)
-		if r := recover(); r != nil {
-			var zero V
-			value, ok, err = zero, false, m.t.seg.Fault(r)
-		}
-	}()
-	t := m.t
+	// A sealed segment's mapping cannot fault (segment.Sealed), so Load
+	// skips the guard there, and checks Closed before it reports a key
+	// absent (after Close the mapping reads as zeros, empty slots).
+	if !t.sealed {
+		prev := debug.SetPanicOnFault(true)
+		defer func() {
+			debug.SetPanicOnFault(prev)
+			if r := recover(); r != nil {
+				var zero V
+				value, ok, err = zero, false, m.t.seg.Fault(r)
+			}
+		}()
+	}
 	k := keyOf(m.kk, &key)
 	h := hashOf(t.seed, k)
 	// Fast path: walk the key's probe chain, the same walk as lookup and
@@ -315,7 +320,7 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 				break
 			}
 		} else if st := stateOf(w); st == stEmpty {
-			return value, false, nil
+			return value, false, t.absent()
 		} else if st != stLive && st != stTomb && st != stInserting {
 			break
 		}
@@ -330,6 +335,9 @@ func (m *Map[K, V]) loadSlow(k string, h uint64) (value V, ok bool, err error) {
 	t := m.t
 	for {
 		i, w, val, err := lookup(t, k, h)
+		if err == nil && w == 0 {
+			err = t.absent()
+		}
 		if err != nil || w == 0 {
 			return value, false, err
 		}

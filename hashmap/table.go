@@ -62,6 +62,7 @@ type table struct {
 	capacity  int64
 	maxRecord uint64
 	heapLo    uint64 // lowest offset a record can have
+	sealed    bool   // seg.Sealed(): Load runs without the fault guard
 	hdrSpan   uint64 // len(mem) - recHdrSize - heapLo: a record header fits at off iff off-heapLo <= hdrSpan
 	regSlot   int    // this handle's registry slot and generation, stamped on records
 	regGen    uint32
@@ -74,6 +75,15 @@ const (
 	opDelete  = 2 // LIVE(old) -> TOMB|pending(old)
 	opInsert  = 3 // free -> INSERTING(new), later LIVE|pending(new)
 )
+
+// absent is the error for a key Load found absent: nil, unless the
+// segment was closed, when an unguarded Load (sealed) read zeros.
+func (t *table) absent() error {
+	if t.sealed && t.seg.Closed() {
+		return fmt.Errorf("map %q: %w", t.name, segment.ErrClosed)
+	}
+	return nil
+}
 
 func (t *table) corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: map %q: %s", ErrCorrupt, t.name, fmt.Sprintf(format, args...))

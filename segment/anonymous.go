@@ -44,6 +44,7 @@ func CreateAnonymous(size int64, opts ...Option) (*Segment, error) {
 		s.Close()
 		return nil, fmt.Errorf("segment: seal memfd: %w", err)
 	}
+	s.sealed = true // before any structure can see s
 	return s, nil
 }
 

@@ -25,6 +25,36 @@ import (
 // operations (a few ns each) do not pay it; see their packages' Caveats.
 // Anonymous segments are sealed against resizing, so they never fault.
 
+// Sealed reports whether the kernel keeps s's file from shrinking: it is a
+// memfd sealed with F_SEAL_SHRINK, as every anonymous segment is (also in
+// the processes that attach to it with Inherited or AttachFD). Such a
+// mapping cannot fault while s is open, so a structure may skip the fault
+// guard (Catch) on a read-only hot path. After Close, the mapping of a
+// sealed segment is replaced by read-only zero pages rather than removed,
+// so a read that races Close, or follows it, reads zeros instead of
+// crashing; such a reader checks Closed before trusting an empty result.
+// The address range stays reserved until the process exits.
+func (s *Segment) Sealed() bool { return s.sealed }
+
+// Closed reports whether Close was called on s.
+func (s *Segment) Closed() bool { return s.closed.Load() }
+
+// shrinkSealed reports whether the file open on fd is sealed against
+// shrinking. Files that cannot carry seals (anything but a memfd) are not.
+func shrinkSealed(fd int) bool {
+	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	return err == nil && seals&unix.F_SEAL_SHRINK != 0
+}
+
+// leaveZeros replaces the mapping mem of a sealed segment by private,
+// read-only zero pages in one mmap (MAP_FIXED), so that no instant passes
+// with the range unmapped: see Sealed.
+func leaveZeros(mem []byte) error {
+	_, err := unix.MmapPtr(-1, 0, unsafe.Pointer(unsafe.SliceData(mem)), uintptr(len(mem)),
+		unix.PROT_READ, unix.MAP_FIXED|unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	return err
+}
+
 // ErrTruncated is returned when the file behind a segment became shorter
 // than the segment while it was mapped (another process truncated it), and
 // an operation touched the missing pages. The segment is unusable from then

@@ -84,6 +84,9 @@ func TestAnonymousAttachFD(t *testing.T) {
 	if a == b || o.Size() != s.Size() {
 		t.Fatalf("slots %d %d, sizes %d %d", a, b, o.Size(), s.Size())
 	}
+	if !s.Sealed() || !o.Sealed() {
+		t.Fatalf("Sealed: creator %v, attached %v; want both (the memfd is sealed)", s.Sealed(), o.Sealed())
+	}
 	// The size is sealed: nobody holding the memfd can shrink it under the
 	// others and make their next access a SIGBUS.
 	if err := syscall.Ftruncate(int(f.Fd()), 4096); err == nil {
@@ -152,5 +155,38 @@ func TestOpenOrCreateRaceAfterInit(t *testing.T) {
 	got, _ := second.Bytes(off, 8)
 	if string(got) != "in use!!" || !second.Created().Equal(winner.Created()) {
 		t.Fatalf("second handle sees %q, created %v vs %v", got, second.Created(), winner.Created())
+	}
+}
+
+// TestSealedCloseLeavesZeros: Close of a sealed (anonymous) segment leaves
+// its address range mapped to zeros, so a reader that skips the fault
+// guard (segment.Sealed) and races Close reads zeros, never faults. A named
+// segment is not sealed: its file can shrink, so its readers keep the guard.
+func TestSealedCloseLeavesZeros(t *testing.T) {
+	named, _ := mustCreate(t, 1<<20)
+	if named.Sealed() {
+		t.Fatal("a named segment reports Sealed")
+	}
+	s, err := segment.CreateAnonymous(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, _ := s.Heap()
+	p, err := s.Bytes(off, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p[0], p[4095] = 7, 9
+	if s.Closed() {
+		t.Fatal("Closed before Close")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Closed() {
+		t.Fatal("not Closed after Close")
+	}
+	if p[0] != 0 || p[4095] != 0 { // a fault here would crash the test
+		t.Fatalf("after Close the range reads %d, %d; want zeros", p[0], p[4095])
 	}
 }

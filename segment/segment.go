@@ -51,6 +51,7 @@ type Segment struct {
 
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
 	closed atomic.Bool
+	sealed bool // the file is sealed against shrinking (Sealed); set once at attach
 }
 
 // paddedUint64 is an atomic word alone on its cache line.
@@ -564,6 +565,7 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 		opts:     o,
 		slot:     -1,
 	}
+	s.sealed = shrinkSealed(fd)
 	if o.readOnly {
 		return s, nil
 	}
@@ -597,7 +599,12 @@ func (s *Segment) Close() error {
 	}
 	// s.mem keeps its (now dangling) value: other goroutines may still read
 	// the field, and every accessor checks closed first.
-	err := unix.Munmap(s.mem)
+	var err error
+	if s.sealed {
+		err = leaveZeros(s.mem)
+	} else {
+		err = unix.Munmap(s.mem)
+	}
 	if cerr := unix.Close(s.fd); err == nil {
 		err = cerr
 	}

@@ -150,7 +150,19 @@ func (a *Allocator) Publish(off segment.Offset) (err error) {
 	if stateOf(w) != stateOwned {
 		return fmt.Errorf("%w: publish of block %d in state %s", ErrInvalidFree, off, stateName(stateOf(w)))
 	}
-	if !a.block(h).state.CompareAndSwap(w, packState(statePublished, classOf(w), 0, 0)) {
+	pub := packState(statePublished, classOf(w), 0, 0)
+	if slot, gen := ownerOf(w); slot == a.slot && gen == a.gen {
+		// Our own block: while we live nobody else writes its state (only
+		// the recovery of a dead owner does), so a release store does what
+		// a CAS would, without the locked instruction. It is ordered before
+		// whatever the caller does next to make the block reachable, as
+		// Alloc's store is.
+		segment.StoreRelease(&a.block(h).state, pub)
+		return nil
+	}
+	// A dead process's block, published by the repair of its operation:
+	// a concurrent repair or recovery may race us.
+	if !a.block(h).state.CompareAndSwap(w, pub) {
 		return fmt.Errorf("%w: block %d changed while being published", ErrInvalidFree, off)
 	}
 	return nil

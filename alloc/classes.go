@@ -41,6 +41,24 @@ func buildClasses() ([]classInfo, int) {
 // classFor returns the smallest class whose blocks hold total bytes
 // (header included), or -1.
 func classFor(total uint64) int {
+	if total <= maxSmallBlock {
+		return int(smallClassOf[(total+15)/16])
+	}
+	return classSearch(total)
+}
+
+// smallClassOf[i] is classSearch(16*i): every small class size is a
+// multiple of 16, so it is the class of any total in (16*(i-1), 16*i]. A
+// lookup where the binary search cost Alloc about 4 ns of branches.
+var smallClassOf = func() (t [maxSmallBlock/16 + 1]uint8) {
+	for i := range t {
+		t[i] = uint8(classSearch(uint64(i) * 16))
+	}
+	return t
+}()
+
+// classSearch is classFor by binary search over every class.
+func classSearch(total uint64) int {
 	lo, hi := 0, len(classes)
 	for lo < hi {
 		m := (lo + hi) / 2

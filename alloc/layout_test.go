@@ -37,3 +37,13 @@ func TestLayoutPinned(t *testing.T) {
 		t.Fatalf("largest class %d does not cover a 64 GiB segment", classes[len(classes)-1].size)
 	}
 }
+
+// TestClassFor: the table lookup for small blocks agrees with the binary
+// search over every class, at every size up to past the small classes.
+func TestClassFor(t *testing.T) {
+	for total := uint64(0); total <= 3*16384; total++ {
+		if got, want := classFor(total), classSearch(total); got != want {
+			t.Fatalf("classFor(%d) = %d, binary search says %d", total, got, want)
+		}
+	}
+}

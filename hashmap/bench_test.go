@@ -191,3 +191,56 @@ func BenchmarkMix90Load10Store(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLoadInt64Key: Load with int64 keys (stored as their 8 bytes)
+// over 10k keys, in a named and an anonymous (sealed) segment, beside
+// xsync's Map[int64, int64] in the same run.
+func BenchmarkLoadInt64Key(b *testing.B) {
+	xm := xsync.NewMap[int64, int64]()
+	anon, err := segment.CreateAnonymous(64 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { anon.Close() })
+	loads := []struct {
+		name string
+		load func(k int64) int64
+	}{{"xsync", func(k int64) int64 { v, _ := xm.Load(k); return v }}}
+	for _, seg := range []struct {
+		name string
+		seg  *segment.Segment
+	}{{"shm", newSeg(b, 64<<20)}, {"shmSealed", anon}} {
+		hm, err := hashmap.New[int64, int64](seg.seg, "bench-int", hashmap.MaxEntries(benchKeys))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range int64(benchKeys) {
+			if err := hm.Store(i*7919, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		loads = append(loads, struct {
+			name string
+			load func(k int64) int64
+		}{seg.name, func(k int64) int64 { v, _, _ := hm.Load(k); return v }})
+	}
+	for i := range int64(benchKeys) {
+		xm.Store(i*7919, i)
+	}
+	var xns float64
+	for _, l := range loads {
+		b.Run(l.name, func(b *testing.B) {
+			for i := range b.N {
+				if v := l.load(int64(i%benchKeys) * 7919); v < 0 {
+					sink.Add(v)
+				}
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if l.name == "xsync" {
+				xns = ns
+			} else if xns > 0 {
+				b.ReportMetric(ns/xns, "x-xsync")
+			}
+		})
+	}
+}

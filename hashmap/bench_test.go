@@ -244,3 +244,26 @@ func BenchmarkLoadInt64Key(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoadInCache: Load cycling over 64 of the 10k keys, so slots and
+// records stay in L1: what a Load costs in instructions, without the cache
+// misses that BenchmarkLoad's 10k keys add.
+func BenchmarkLoadInCache(b *testing.B) {
+	ms := benchMaps(b)
+	var xns float64
+	for _, m := range ms {
+		b.Run(m.name, func(b *testing.B) {
+			for i := range b.N {
+				if v, _ := m.m.load(benchKeyList[i&63]); v < 0 {
+					sink.Add(v)
+				}
+			}
+			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if m.name == "xsync" {
+				xns = ns
+			} else if xns > 0 {
+				b.ReportMetric(ns/xns, "x-xsync")
+			}
+		})
+	}
+}

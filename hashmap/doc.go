@@ -31,6 +31,13 @@
 // tombstones that any later insert reuses, and a tombstone before an empty
 // slot becomes empty again, so churn never fills the map.
 //
+// Load is the hot path. It hashes the key (two multiplies for keys of 8 to
+// 16 bytes), walks the chain comparing tags, reads the matching record in
+// place after one bounds check, and re-checks the slot. On a sealed
+// segment (an anonymous one, segment.Sealed) it also skips the SIGBUS
+// guard that every other operation carries: the kernel forbids shrinking
+// its file, so the mapping cannot fault while open.
+//
 // Crash safety: each write holds an intent record from before its CAS to
 // after its completion, and a new record is published to the allocator
 // only after it is linked, under a pending bit that only its writer (or

@@ -99,6 +99,20 @@ var soakTruncOps = map[string]func(seg *segment.Segment) (func() error, error){
 			return err
 		}, nil
 	},
+	// Load alone, over keys present and absent: its guard is written out
+	// by hand (the map's hot path), so it gets a worker of its own.
+	"hashmap-load": func(seg *segment.Segment) (func() error, error) {
+		m, err := hashmap.Open[string, int64](seg, "soak-m2")
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		return func() error {
+			n++
+			_, _, err := m.Load(fmt.Sprintf("key-%d", n%64))
+			return err
+		}, nil
+	},
 }
 
 func soakTruncWorker(c *harness.Child) error {
@@ -152,6 +166,15 @@ func TestSoakTruncateUnderRunningProcesses(t *testing.T) {
 	}
 	if _, err := hashmap.New[string, []byte](seg, "soak-m", hashmap.MaxEntries(64)); err != nil {
 		t.Fatal(err)
+	}
+	m2, err := hashmap.New[string, int64](seg, "soak-m2", hashmap.MaxEntries(64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 32 {
+		if err := m2.Store(fmt.Sprintf("key-%d", i), int64(i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var ops []string
 	for op := range soakTruncOps {

@@ -53,9 +53,14 @@
 //   - A writer killed in the few instructions between completing its CAS
 //     and freeing the record it replaced leaks that one record (the
 //     allocator's Free cannot be retried safely), and the Len counter can
-//     drift by one for a writer killed between adjusting it and its CAS.
-//     Stats counts live entries exactly by scanning; alloc's Check shows
-//     leaked blocks.
+//     drift by one for a writer killed between adjusting it and its CAS
+//     (an insert raises it first, a delete lowers it last). Stats counts
+//     live entries exactly by scanning; alloc's Check shows leaked blocks.
+//   - Capacity is enforced by that counter. An insert that finds the map
+//     full while a delete is in flight (between its CAS and lowering the
+//     counter) waits for it, up to about a millisecond, before it reports
+//     ErrFull: an insert does not fail for want of room that a concurrent
+//     delete has already made.
 //   - A writer waits for another writer of the same slot that sits between
 //     its CAS and its completion (a few instructions), and runs recovery if
 //     that writer died. A writer paused there (SIGSTOP, a debugger) delays

@@ -718,6 +718,7 @@ func mutate(t *table, key string, put []byte, decide func(cur []byte, present bo
 	tag := tagOfHash(h)
 	var rec uint64 // our new record's offset, 0 until built
 	linked, counted := false, false
+	fullWaits := 0
 	defer func() {
 		if rec != 0 && !linked {
 			t.al.Free(segment.Offset(rec)) // never visible to readers, or no longer
@@ -790,6 +791,16 @@ func mutate(t *table, key string, put []byte, decide func(cur []byte, present bo
 			n := t.hdr.live.Add(1)
 			if n > t.capacity {
 				t.hdr.live.Add(-1)
+				// A delete lowers the counter a few instructions after
+				// its CAS removed the key: one caught between the two
+				// (preempted, or a dead deleter not yet recovered) makes
+				// the map look full when it is not. Wait for deletes in
+				// flight, a bounded while, before reporting ErrFull.
+				if fullWaits < maxFullWaits && t.seg.HasIntentOp(segment.KindHashMap, t.obj, opDelete) {
+					fullWaits++
+					waitForDeletes(t.seg, fullWaits)
+					continue
+				}
 				return fmt.Errorf("%w: map %q holds its capacity of %d keys", ErrFull, t.name, t.capacity)
 			}
 			if uint64(n) > t.hdr.highWater.Load() {

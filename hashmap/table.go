@@ -512,6 +512,25 @@ func (t *table) await(i, w uint64) error {
 	}
 }
 
+// maxFullWaits bounds the waits of an insert that finds the map full while
+// a delete is in flight (mutate): about 1 ms in all, with one recovery
+// halfway for a deleter that died between its CAS and the counter.
+const maxFullWaits = 32
+
+// waitForDeletes is the n-th wait (from 1) of such an insert: a yield to
+// other goroutines first (an in-process deleter preempted between its two
+// steps), then sleeps of n µs (one in another process).
+func waitForDeletes(seg *segment.Segment, n int) {
+	switch {
+	case n <= 8:
+		runtime.Gosched()
+	case n == maxFullWaits/2:
+		seg.Recover()
+	default:
+		time.Sleep(time.Duration(n) * time.Microsecond)
+	}
+}
+
 // finish completes a write whose word pw (LIVE|pending or TOMB|pending)
 // landed in slot i: it publishes the new record (LIVE), clears the pending
 // bit, and frees the record it displaced (old, 0 if none). The owner calls

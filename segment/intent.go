@@ -95,6 +95,26 @@ func (in Intent) End() {
 	in.free.Or(in.bit)
 }
 
+// HasIntentOp reports whether any attached process, alive or dead and not
+// yet recovered, holds an intent record of kind and op on object: whether
+// such an operation is in flight anywhere. Like HasIntent it reads every
+// registry slot; use it off the fast path.
+func (s *Segment) HasIntentOp(kind Kind, object uint32, op uint8) bool {
+	want := uint64(object)<<32 | uint64(op)<<16 | uint64(kind&0xffff)
+	for i := range s.reg {
+		sl := &s.reg[i]
+		if slotState(sl.ctl.Load()) == slotFree {
+			continue
+		}
+		for j := range sl.intents {
+			if sl.intents[j].word.Load() == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // HasIntent reports whether any attached process, alive or dead and not
 // yet recovered, holds an intent record of kind on object whose first
 // argument is a. A structure that finds shared state marked as "in

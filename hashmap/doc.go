@@ -20,7 +20,7 @@
 // # Design
 //
 // Open addressing with linear probing over a power-of-two slot array (load
-// factor at most 3/4 at capacity). A slot is one uint64: the offset of an
+// factor at most 1/2 at capacity). A slot is one uint64: the offset of an
 // immutable record (key, value) in an alloc block, the slot's state,
 // an 8-bit hash tag and a version. Readers probe, compare the key in place,
 // decode the value and re-check the slot word: a record replaced, freed
@@ -56,11 +56,14 @@
 //     drift by one for a writer killed between adjusting it and its CAS
 //     (an insert raises it first, a delete lowers it last). Stats counts
 //     live entries exactly by scanning; alloc's Check shows leaked blocks.
-//   - Capacity is enforced by that counter. An insert that finds the map
-//     full while a delete is in flight (between its CAS and lowering the
-//     counter) waits for it, up to about a millisecond, before it reports
-//     ErrFull: an insert does not fail for want of room that a concurrent
-//     delete has already made.
+//   - Capacity is enforced by that counter, which runs ahead of the keys
+//     for an instant while a delete is between its CAS and lowering it,
+//     and while an insert that raised it loses to another insert of its
+//     key. An insert that finds the map full yields a few times, then waits
+//     while deletes are in flight (up to about a millisecond), before it
+//     reports ErrFull, so it does not fail for want of room that a
+//     concurrent delete has made. An insert of another process caught in
+//     that second instant can still make the map look full to a third.
 //   - A writer waits for another writer of the same slot that sits between
 //     its CAS and its completion (a few instructions), and runs recovery if
 //     that writer died. A writer paused there (SIGSTOP, a debugger) delays

@@ -512,17 +512,22 @@ func (t *table) await(i, w uint64) error {
 	}
 }
 
-// maxFullWaits bounds the waits of an insert that finds the map full while
-// a delete is in flight (mutate): about 1 ms in all, with one recovery
-// halfway for a deleter that died between its CAS and the counter.
-const maxFullWaits = 32
+// maxFullWaits bounds the waits of an insert that finds the map full
+// (mutate): fullYields yields to other goroutines first, whatever is in
+// flight, then, while deletes are in flight, sleeps: about 1 ms in all, with
+// one recovery halfway for a deleter that died between its CAS and the
+// counter.
+const (
+	maxFullWaits = 32
+	fullYields   = 8
+)
 
-// waitForDeletes is the n-th wait (from 1) of such an insert: a yield to
-// other goroutines first (an in-process deleter preempted between its two
-// steps), then sleeps of n µs (one in another process).
-func waitForDeletes(seg *segment.Segment, n int) {
+// waitForRoom is the n-th wait (from 1) of such an insert: a yield (an
+// in-process writer preempted between its counter and its CAS), then
+// sleeps of n µs (a deleter in another process).
+func waitForRoom(seg *segment.Segment, n int) {
 	switch {
-	case n <= 8:
+	case n <= fullYields:
 		runtime.Gosched()
 	case n == maxFullWaits/2:
 		seg.Recover()

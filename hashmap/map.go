@@ -20,7 +20,8 @@ import (
 // Map is a fixed-capacity hash map in a posixshm segment, shared by every
 // process that opens the same segment and name, like a Go map[K]V that many
 // processes use at once. Keys are strings, byte slices or integers, stored
-// as their bytes (a lookup never allocates); values are encoded by a codec (codec.For[V] unless ValueCodec says otherwise).
+// as their bytes (a lookup never allocates); values are encoded by a codec
+// (codec.For[V] unless ValueCodec says otherwise).
 //
 // A Map is safe for concurrent use by multiple goroutines and processes.
 // Create or attach one with New, attach with Open; a Map must not be copied
@@ -92,9 +93,9 @@ func Open[K keyType, V any](seg *segment.Segment, name string, opts ...Option) (
 
 // slotsFor returns the slot count for a capacity: a power of two with the
 // load factor at most 1/2, and at least 8. Linear probing's chains grow
-// fast past a half: at 10,000 keys a Load took 17.1 ns with the 16,384
-// slots a 3/4 bound gives (load 0.61) and 14.0 ns with 32,768 (0.31), for
-// 8 bytes more per key on average (BENCHMARKS.md).
+// fast past a half: with 10,000 keys a Load on a sealed segment took
+// 17.2 ns with the 16,384 slots a 3/4 bound gives (load 0.61) and 14.0 ns
+// with 32,768 (0.31), for 8 bytes more per key on average (BENCHMARKS.md).
 func slotsFor(capacity uint64) uint64 {
 	n := max(capacity*2, 8)
 	return 1 << bits.Len64(n-1)

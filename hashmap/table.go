@@ -105,10 +105,10 @@ func (t *table) readRecord(w uint64) (key, val []byte, ok bool) {
 // recordAt reads the header of the record at off in place: its key's
 // length and its value bytes (aliasing shared memory). in is false when
 // the header, or the key and value it describes, would not lie in the
-// heap, or would exceed the map's record limit. It and keyAt are the
-// package's only pointer arithmetic on the mapping: one bounds check covers
-// the header, and a second the key and value, where slicing t.mem would
-// check each field again.
+// heap, or would exceed the map's record limit. It, keyAt and keyIs are
+// the package's only pointer arithmetic on the mapping: one bounds check
+// covers the header, and a second the key and value, where slicing t.mem
+// would check each field again.
 func (t *table) recordAt(off uint64) (kl int, val []byte, in bool) {
 	if off-t.heapLo > t.hdrSpan { // off < heapLo wraps around
 		return 0, nil, false
@@ -159,9 +159,9 @@ func (t *table) recordOwner(w uint64) (int, uint32, bool) {
 // such as hash/maphash's would not do); the per-map random seed keeps
 // collision patterns from carrying over between maps.
 //
-// Keys of 8 to 16 bytes, the common case, hash inline in the caller: two
-// overlapping words and two multiplies. Other lengths take hashAny. The
-// split is part of the layout (version 3): a map's processes must agree.
+// Keys of 8 to 16 bytes, the common case, take hashShort: two overlapping
+// words and two multiplies, no loop. Other lengths take hashAny. The split
+// is part of the layout (version 3): a map's processes must agree.
 func hashOf(seed uint64, k string) uint64 {
 	if shortKey(k) {
 		return hashShort(seed, k)

@@ -20,8 +20,8 @@ import (
 //
 //	go test -run '^$' -bench . -count 5 ./hashmap
 //
-// Each shared-memory benchmark reports its ratio to xsync's time measured
-// in the same run (x-xsync) and to the atomic add (x-atomic).
+// Each benchmark reports its ratio to xsync's fastest run and to the
+// atomic add's, in the same process (x-xsync, x-atomic; see fastest).
 
 const benchKeys = 10000
 
@@ -138,6 +138,22 @@ func runOp(b *testing.B, m benchMap, parallel bool, op func(m benchMap, i int)) 
 	return nsop
 }
 
+// With -count, the testing package repeats each sub-benchmark count times
+// before it moves to the next, so a ratio taken against "the peer's last
+// run" would pair every run with one peer run, slow or fast. Ratios are
+// taken against the peer's fastest run in this process instead: the
+// conservative choice, never flattering to us.
+func fastest(prev, ns float64) float64 {
+	if prev == 0 || ns < prev {
+		return ns
+	}
+	return prev
+}
+
+func keepFastest(results map[string]float64, name string, ns float64) {
+	results[name] = fastest(results[name], ns)
+}
+
 func benchAll(b *testing.B, op func(m benchMap, i int)) {
 	for _, parallel := range []bool{false, true} {
 		mode := "1G"
@@ -148,13 +164,13 @@ func benchAll(b *testing.B, op func(m benchMap, i int)) {
 		results := map[string]float64{}
 		b.Run(mode+"/atomic", func(b *testing.B) {
 			var x atomic.Uint64
-			results["atomic"] = runOp(b, nil, parallel, func(_ benchMap, _ int) { x.Add(1) })
+			keepFastest(results, "atomic", runOp(b, nil, parallel, func(_ benchMap, _ int) { x.Add(1) }))
 		})
 		for _, m := range ms {
 			b.Run(mode+"/"+m.name, func(b *testing.B) {
 				ns := runOp(b, m.m, parallel, op)
-				results[m.name] = ns
-				if x := results["xsync"]; x > 0 {
+				keepFastest(results, m.name, ns)
+				if x := results["xsync"]; x > 0 && m.name != "xsync" {
 					b.ReportMetric(ns/x, "x-xsync")
 				}
 				if a := results["atomic"]; a > 0 {
@@ -237,7 +253,7 @@ func BenchmarkLoadInt64Key(b *testing.B) {
 			}
 			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 			if l.name == "xsync" {
-				xns = ns
+				xns = fastest(xns, ns)
 			} else if xns > 0 {
 				b.ReportMetric(ns/xns, "x-xsync")
 			}
@@ -260,7 +276,7 @@ func BenchmarkLoadInCache(b *testing.B) {
 			}
 			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 			if m.name == "xsync" {
-				xns = ns
+				xns = fastest(xns, ns)
 			} else if xns > 0 {
 				b.ReportMetric(ns/xns, "x-xsync")
 			}

@@ -44,7 +44,7 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 		StoreRelease(&rec.a, a)
 		StoreRelease(&rec.b, b)
 		StoreRelease(&rec.c, c)
-		StoreRelease(&rec.word, uint64(object)<<32|uint64(op)<<16|uint64(kind&0xffff))
+		StoreRelease(&rec.word, intentWord(kind, op, object))
 		return Intent{rec: rec, bit: 1 << (i % intentsPerShard), free: w}
 	}
 }
@@ -100,19 +100,8 @@ func (in Intent) End() {
 // such an operation is in flight anywhere. Like HasIntent it reads every
 // registry slot; use it off the fast path.
 func (s *Segment) HasIntentOp(kind Kind, object uint32, op uint8) bool {
-	want := uint64(object)<<32 | uint64(op)<<16 | uint64(kind&0xffff)
-	for i := range s.reg {
-		sl := &s.reg[i]
-		if slotState(sl.ctl.Load()) == slotFree {
-			continue
-		}
-		for j := range sl.intents {
-			if sl.intents[j].word.Load() == want {
-				return true
-			}
-		}
-	}
-	return false
+	want := intentWord(kind, op, object)
+	return s.anyIntent(func(_ *intentRecord, w uint64) bool { return w == want })
 }
 
 // HasIntent reports whether any attached process, alive or dead and not
@@ -122,6 +111,14 @@ func (s *Segment) HasIntentOp(kind Kind, object uint32, op uint8) bool {
 // intent for it) from a corrupt word (there is none). It reads every
 // registry slot; use it off the fast path.
 func (s *Segment) HasIntent(kind Kind, object uint32, a uint64) bool {
+	return s.anyIntent(func(in *intentRecord, w uint64) bool {
+		return w != 0 && Kind(w&0xffff) == kind && uint32(w>>32) == object && in.a.Load() == a
+	})
+}
+
+// anyIntent reports whether match holds for any intent record, with its
+// word, of any registry slot in use.
+func (s *Segment) anyIntent(match func(in *intentRecord, w uint64) bool) bool {
 	for i := range s.reg {
 		sl := &s.reg[i]
 		if slotState(sl.ctl.Load()) == slotFree {
@@ -129,8 +126,7 @@ func (s *Segment) HasIntent(kind Kind, object uint32, a uint64) bool {
 		}
 		for j := range sl.intents {
 			in := &sl.intents[j]
-			w := in.word.Load()
-			if w != 0 && Kind(w&0xffff) == kind && uint32(w>>32) == object && in.a.Load() == a {
+			if match(in, in.word.Load()) {
 				return true
 			}
 		}

@@ -173,6 +173,11 @@ type intentRecord struct {
 	c    atomic.Uint64 // 24
 }
 
+// intentWord packs an intent record's word (layout above).
+func intentWord(kind Kind, op uint8, object uint32) uint64 {
+	return uint64(object)<<32 | uint64(op)<<16 | uint64(kind&0xffff)
+}
+
 // File byte offsets of the OFD locks. They lock bytes of the file, not the
 // mapping, so they can lie anywhere; data and locks never interfere.
 const (

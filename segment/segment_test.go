@@ -597,8 +597,11 @@ func TestHasIntent(t *testing.T) {
 	if !s.HasIntent(segment.KindHashMap, 3, 7) || s.HasIntent(segment.KindHashMap, 3, 8) || s.HasIntent(segment.KindQueue, 3, 7) || s.HasIntent(segment.KindHashMap, 4, 7) {
 		t.Fatal("HasIntent does not match kind, object and argument exactly")
 	}
+	if !s.HasIntentOp(segment.KindHashMap, 3, 1) || s.HasIntentOp(segment.KindHashMap, 3, 2) || s.HasIntentOp(segment.KindQueue, 3, 1) || s.HasIntentOp(segment.KindHashMap, 4, 1) {
+		t.Fatal("HasIntentOp does not match kind, object and op exactly")
+	}
 	in.End()
-	if s.HasIntent(segment.KindHashMap, 3, 7) {
+	if s.HasIntent(segment.KindHashMap, 3, 7) || s.HasIntentOp(segment.KindHashMap, 3, 1) {
 		t.Fatal("ended intent still found")
 	}
 }

@@ -150,8 +150,14 @@ func fastest(prev, ns float64) float64 {
 	return prev
 }
 
-func keepFastest(results map[string]float64, name string, ns float64) {
-	results[name] = fastest(results[name], ns)
+// vsXsync records ns as a run of xsync's (name "xsync") or reports it as
+// a ratio to xsync's fastest run so far (x-xsync).
+func vsXsync(b *testing.B, name string, ns float64, xns *float64) {
+	if name == "xsync" {
+		*xns = fastest(*xns, ns)
+	} else if *xns > 0 {
+		b.ReportMetric(ns / *xns, "x-xsync")
+	}
 }
 
 func benchAll(b *testing.B, op func(m benchMap, i int)) {
@@ -161,20 +167,17 @@ func benchAll(b *testing.B, op func(m benchMap, i int)) {
 			mode = "Parallel"
 		}
 		ms := benchMaps(b)
-		results := map[string]float64{}
+		var xns, atomicNs float64
 		b.Run(mode+"/atomic", func(b *testing.B) {
 			var x atomic.Uint64
-			keepFastest(results, "atomic", runOp(b, nil, parallel, func(_ benchMap, _ int) { x.Add(1) }))
+			atomicNs = fastest(atomicNs, runOp(b, nil, parallel, func(_ benchMap, _ int) { x.Add(1) }))
 		})
 		for _, m := range ms {
 			b.Run(mode+"/"+m.name, func(b *testing.B) {
 				ns := runOp(b, m.m, parallel, op)
-				keepFastest(results, m.name, ns)
-				if x := results["xsync"]; x > 0 && m.name != "xsync" {
-					b.ReportMetric(ns/x, "x-xsync")
-				}
-				if a := results["atomic"]; a > 0 {
-					b.ReportMetric(ns/a, "x-atomic")
+				vsXsync(b, m.name, ns, &xns)
+				if atomicNs > 0 {
+					b.ReportMetric(ns/atomicNs, "x-atomic")
 				}
 			})
 		}
@@ -218,10 +221,11 @@ func BenchmarkLoadInt64Key(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { anon.Close() })
-	loads := []struct {
+	type namedLoad struct {
 		name string
 		load func(k int64) int64
-	}{{"xsync", func(k int64) int64 { v, _ := xm.Load(k); return v }}}
+	}
+	loads := []namedLoad{{"xsync", func(k int64) int64 { v, _ := xm.Load(k); return v }}}
 	for _, seg := range []struct {
 		name string
 		seg  *segment.Segment
@@ -235,10 +239,7 @@ func BenchmarkLoadInt64Key(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		loads = append(loads, struct {
-			name string
-			load func(k int64) int64
-		}{seg.name, func(k int64) int64 { v, _, _ := hm.Load(k); return v }})
+		loads = append(loads, namedLoad{seg.name, func(k int64) int64 { v, _, _ := hm.Load(k); return v }})
 	}
 	for i := range int64(benchKeys) {
 		xm.Store(i*7919, i)
@@ -251,12 +252,7 @@ func BenchmarkLoadInt64Key(b *testing.B) {
 					sink.Add(v)
 				}
 			}
-			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-			if l.name == "xsync" {
-				xns = fastest(xns, ns)
-			} else if xns > 0 {
-				b.ReportMetric(ns/xns, "x-xsync")
-			}
+			vsXsync(b, l.name, float64(b.Elapsed().Nanoseconds())/float64(b.N), &xns)
 		})
 	}
 }
@@ -274,12 +270,7 @@ func BenchmarkLoadInCache(b *testing.B) {
 					sink.Add(v)
 				}
 			}
-			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
-			if m.name == "xsync" {
-				xns = fastest(xns, ns)
-			} else if xns > 0 {
-				b.ReportMetric(ns/xns, "x-xsync")
-			}
+			vsXsync(b, m.name, float64(b.Elapsed().Nanoseconds())/float64(b.N), &xns)
 		})
 	}
 }

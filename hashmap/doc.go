@@ -33,10 +33,14 @@
 //
 // Load is the hot path. It hashes the key (two multiplies for keys of 8 to
 // 16 bytes), walks the chain comparing tags, reads the matching record in
-// place after one bounds check, and re-checks the slot. On a sealed
-// segment (an anonymous one, segment.Sealed) it also skips the SIGBUS
-// guard that every other operation carries: the kernel forbids shrinking
-// its file, so the mapping cannot fault while open.
+// place after one bounds check, and re-checks the slot. It also skips the
+// SIGBUS guard that every other operation carries, wherever the segment
+// promises that its reads cannot fault (segment.UnguardedReads): always
+// for an anonymous segment, whose file the kernel forbids shrinking, and
+// on linux/amd64 for a named one, where a peer that truncates the file
+// leaves zero pages in this process instead of a fatal SIGBUS. Load then
+// checks segment.Lost before it returns, and reports ErrTruncated (or
+// ErrClosed) rather than what it read from such pages.
 //
 // Crash safety: each write holds an intent record from before its CAS to
 // after its completion, and a new record is published to the allocator

@@ -245,7 +245,7 @@ func attachTable(seg *segment.Segment, al *alloc.Allocator, obj segment.Object) 
 	return &table{
 		seg: seg, al: al, mem: mem, hdr: h, slots: slots, ops: ops, mask: p[1] - 1,
 		obj: obj.Index, name: obj.Name, seed: h.seed, capacity: int64(p[0]),
-		sealed: seg.Sealed(), maxRecord: h.maxRecord, heapLo: uint64(heapOff), hdrSpan: uint64(len(mem)) - recHdrSize - uint64(heapOff),
+		unguarded: seg.UnguardedReads(), maxRecord: h.maxRecord, heapLo: uint64(heapOff), hdrSpan: uint64(len(mem)) - recHdrSize - uint64(heapOff),
 		regSlot: rs, regGen: rg,
 	}, nil
 }
@@ -271,12 +271,12 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 	// map's hottest path, and this form saves it 1.5 ns (segment.Fault).
 	// done, set once the last access to shared memory is behind us, spares
 	// the common returns the call to recover (1 ns more); a panic before
-	// it leaves done false. A sealed segment's mapping cannot fault
-	// (segment.Sealed), so Load skips the guard there, and checks Closed
-	// before it reports a key absent (after Close the mapping reads as
-	// zeros, empty slots).
+	// it leaves done false. Where the segment's reads cannot fault
+	// (segment.UnguardedReads) Load skips the guard, and checks Lost
+	// before it returns: a truncated or closed segment's mapping reads as
+	// zeros there, empty slots or a zero value.
 	done := false
-	if !t.sealed {
+	if !t.unguarded {
 		prev := debug.SetPanicOnFault(true)
 		defer func() {
 			debug.SetPanicOnFault(prev)
@@ -322,6 +322,11 @@ func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 				if slots[i].Load() != w {
 					break
 				}
+				if t.seg.Lost() {
+					var zero V
+					done = true
+					return zero, false, t.lost()
+				}
 				if derr != nil {
 					return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)
 				}
@@ -357,6 +362,9 @@ func (m *Map[K, V]) loadSlow(k string, h uint64) (value V, ok bool, err error) {
 		v, derr := m.vc.Decode(val)
 		if t.slots[i].Load() != w {
 			continue // replaced while we copied it: read again
+		}
+		if t.seg.Lost() {
+			return value, false, t.lost()
 		}
 		if derr != nil {
 			return value, false, fmt.Errorf("%w: map %q: slot %d: %w", ErrCorrupt, t.name, i, derr)

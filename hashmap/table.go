@@ -62,7 +62,7 @@ type table struct {
 	capacity  int64
 	maxRecord uint64
 	heapLo    uint64 // lowest offset a record can have
-	sealed    bool   // seg.Sealed(): Load runs without the fault guard
+	unguarded bool   // seg.UnguardedReads(): Load runs without the fault guard
 	hdrSpan   uint64 // len(mem) - recHdrSize - heapLo: a record header fits at off iff off-heapLo <= hdrSpan
 	regSlot   int    // this handle's registry slot and generation, stamped on records
 	regGen    uint32
@@ -77,12 +77,18 @@ const (
 )
 
 // absent is the error for a key Load found absent: nil, unless the
-// segment was closed, when an unguarded Load (sealed) read zeros.
+// segment is lost (closed, or truncated by a peer), when an unguarded Load
+// read zeros (segment.UnguardedReads).
 func (t *table) absent() error {
-	if t.sealed && t.seg.Closed() {
-		return fmt.Errorf("map %q: %w", t.name, segment.ErrClosed)
+	if t.seg.Lost() {
+		return t.lost()
 	}
 	return nil
+}
+
+// lost is the error for an operation that finds the segment lost.
+func (t *table) lost() error {
+	return fmt.Errorf("map %q: %w", t.name, t.seg.LostErr())
 }
 
 func (t *table) corrupt(format string, args ...any) error {

@@ -23,17 +23,18 @@ import (
 // Cost: a deferred call, two SetPanicOnFault calls and a recover that finds
 // nothing, about 3 ns on a 2024 x86 core. Single-word bitset and array
 // operations (a few ns each) do not pay it; see their packages' Caveats.
-// Anonymous segments are sealed against resizing, so they never fault.
+// Anonymous segments are sealed against resizing, so they never fault; a
+// read-only hot path can skip the guard on those and, on linux/amd64, on
+// named ones too (UnguardedReads, rescue.go).
 
 // Sealed reports whether the kernel keeps s's file from shrinking: it is a
 // memfd sealed with F_SEAL_SHRINK, as every anonymous segment is (also in
 // the processes that attach to it with Inherited or AttachFD). Such a
-// mapping cannot fault while s is open, so a structure may skip the fault
-// guard (Catch) on a read-only hot path. After Close, the mapping of a
-// sealed segment is replaced by read-only zero pages rather than removed,
-// so a read that races Close, or follows it, reads zeros instead of
-// crashing; such a reader checks Closed before trusting an empty result.
-// The address range stays reserved until the process exits.
+// mapping cannot fault while s is open (UnguardedReads). After Close, the
+// mapping of a sealed segment is replaced by read-only zero pages rather
+// than removed, so a read that races Close, or follows it, reads zeros
+// instead of crashing; such a reader checks Lost before it trusts what it
+// read. The address range stays reserved until the process exits.
 func (s *Segment) Sealed() bool { return s.sealed }
 
 // Closed reports whether Close was called on s.
@@ -76,7 +77,9 @@ var ErrTruncated = errors.New("segment: file truncated under a mapped segment")
 //
 // The error wraps ErrTruncated if the file is now shorter than the mapping
 // (a peer truncated it), ErrClosed if s was closed (a use after Close), and
-// ErrCorrupt otherwise. Any other panic, and a fault outside the mapping,
+// ErrCorrupt otherwise. An operation that did not fault but ends on a lost
+// segment (Lost: pages that read as zeros stood in for the faults) gets
+// LostErr. Any other panic, and a fault outside the mapping,
 // is re-raised unchanged: Catch never hides a bug in this process. err may
 // be nil when the operation returns no error; the fault is then dropped
 // and the operation returns its zero values.
@@ -87,6 +90,11 @@ func (s *Segment) Catch(err *error, prev bool) {
 	debug.SetPanicOnFault(prev)
 	r := recover()
 	if r == nil {
+		// Pages that read as zeros instead of faulting (UnguardedReads,
+		// or a sealed segment after Close) may have fed the operation.
+		if err != nil && s.lost.Load() != 0 {
+			*err = s.LostErr()
+		}
 		return
 	}
 	if ferr := s.Fault(r); err != nil {

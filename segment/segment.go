@@ -52,6 +52,11 @@ type Segment struct {
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
 	closed atomic.Bool
 	sealed bool // the file is sealed against shrinking (Sealed); set once at attach
+	// lost: lostClosed | lostTruncated (rescue.go); the SIGBUS handler
+	// sets lostTruncated through its table entry, rescueTab[rescue]
+	// (-1: none).
+	lost   atomic.Uint32
+	rescue int
 }
 
 // paddedUint64 is an atomic word alone on its cache line.
@@ -564,6 +569,7 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 		heapSize: l.total - l.heapOff,
 		opts:     o,
 		slot:     -1,
+		rescue:   -1,
 	}
 	s.sealed = shrinkSealed(fd)
 	if o.readOnly {
@@ -586,25 +592,22 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 	return s, nil
 }
 
-// Close releases the registry slot and unmaps the segment. It does not
+// Close releases the registry slot and unmaps the segment (or, where reads
+// may be unguarded, leaves zero pages in its place: UnguardedReads). It does not
 // remove the segment; see Remove. Structures opened on s must not be used
 // afterwards. Close is idempotent.
 func (s *Segment) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.lost.Or(lostClosed)
 	if s.slot >= 0 {
 		s.releaseSlot()
 		unlock(s.fd, lockSlotBase+int64(s.slot))
 	}
 	// s.mem keeps its (now dangling) value: other goroutines may still read
 	// the field, and every accessor checks closed first.
-	var err error
-	if s.sealed {
-		err = leaveZeros(s.mem)
-	} else {
-		err = unix.Munmap(s.mem)
-	}
+	err := s.unmap()
 	if cerr := unix.Close(s.fd); err == nil {
 		err = cerr
 	}

@@ -1,0 +1,10 @@
+//go:build linux
+
+package segment
+
+// rescueHandler is the SIGBUS handler in rescue_amd64.s. It is never
+// called from Go; the declaration is for the assembler and vet.
+func rescueHandler()
+
+// rescueHandlerPC returns rescueHandler's entry address, for sigaction.
+func rescueHandlerPC() uintptr

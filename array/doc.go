@@ -36,8 +36,12 @@
 //     an error, and a guard would cost about as much as Add itself. Guard a
 //     batch of them yourself with
 //     defer seg.Catch(&err, debug.SetPanicOnFault(true)), which turns the
-//     fault into an error wrapping segment.ErrTruncated. Anonymous segments
-//     are sealed and cannot be truncated.
+//     fault into an error wrapping segment.ErrTruncated. In a segment that
+//     also holds a hash map (which registers it with
+//     segment.UnguardedReads on linux/amd64), Load and the other reads
+//     return zeros instead of faulting, and seg.Lost() reports the loss;
+//     writes still fault. Anonymous segments are sealed and cannot be
+//     truncated.
 //   - Float CompareAndSwap compares bits: NaN matches the same NaN, and 0.0
 //     does not match -0.0. Float Add retries while other writers change the
 //     same element, so it is lock-free, not wait-free.

@@ -34,8 +34,12 @@
 //     methods return no error and stay unguarded (a guard costs about as
 //     much as Set itself), so they fault with SIGBUS, which Go treats as
 //     fatal. Guard a batch of them yourself:
-//     defer seg.Catch(&err, debug.SetPanicOnFault(true)). Anonymous
-//     segments are sealed and cannot be truncated.
+//     defer seg.Catch(&err, debug.SetPanicOnFault(true)). In a segment
+//     that also holds a hash map (which registers it with
+//     segment.UnguardedReads on linux/amd64), Test and the other reads
+//     return zeros instead of faulting, and seg.Lost() reports the loss;
+//     writes still fault. Anonymous segments are sealed and cannot be
+//     truncated.
 //   - Shared memory is untrusted: the header is checked on attach (magic,
 //     version, length against the directory entry and the block size), and
 //     bits a peer sets past Len are ignored. A peer can still set or clear

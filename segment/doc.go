@@ -33,13 +33,23 @@
 //   - The directory and registry sizes are fixed at creation
 //     (DirectoryEntries, ProcessSlots).
 //   - Close unmaps the memory: using a structure of a closed Segment faults.
+//     A segment whose reads may be unguarded (UnguardedReads: every sealed
+//     one, and a named one a structure registered) instead keeps read-only
+//     zero pages at that address until the process exits: reads return
+//     zeros, and operations report ErrClosed. Each such Close leaves one
+//     mapping without memory behind; a process that opens and closes tens
+//     of thousands of them can reach the kernel's vm.max_map_count.
 //   - Remove unlinks the name only; processes that have the segment mapped
 //     keep using it until they close it.
 //   - If another process shrinks the file under a running process, touching
 //     the lost pages raises SIGBUS, which Go reports as a fatal fault. Open
 //     checks the file size against the header, and creation reserves pages,
 //     but nothing can stop a hostile peer from truncating a file it may
-//     write.
+//     write. Operations guarded by Catch report ErrTruncated instead. In a
+//     segment registered by UnguardedReads (linux/amd64, not race builds)
+//     the process's own SIGBUS handler puts read-only zero pages where the
+//     lost ones were: every read then returns zeros, guarded or not, Lost
+//     reports it, and a write still faults.
 //   - Every process that opens a segment can write all of it. The library
 //     checks every offset and length it reads from shared memory, so a
 //     buggy or hostile peer can corrupt data but cannot make this process

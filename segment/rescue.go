@@ -34,7 +34,7 @@ import (
 const rescueMax = 256
 
 // rescueRange is one registered mapping, [start, end), and the word the
-// handler marks (lostTruncated) when it rescues a fault there. The handler
+// handler marks (lostFaulted) when it rescues a fault there. The handler
 // reads the table by offset: start 0, end 8, lost 16, 24 bytes an entry.
 // Writers hold rescueMu and order their stores so that the handler never
 // matches a half-written entry: lost and start before end on register, end
@@ -56,7 +56,7 @@ var (
 // Bits of Segment.lost.
 const (
 	lostClosed    = 1 // Close was called
-	lostTruncated = 2 // the handler replaced truncated pages by zeros (set in rescue_amd64.s)
+	lostFaulted = 2 // the handler put zeros over pages that faulted (set in rescue_amd64.s)
 )
 
 // kernelSigaction is the kernel's struct sigaction on amd64 (rt_sigaction).
@@ -174,13 +174,14 @@ func (s *Segment) LostErr() error {
 	switch {
 	case l&lostClosed != 0:
 		return fmt.Errorf("%w: %s", ErrClosed, s.name)
-	case l&lostTruncated != 0:
+	case l&lostFaulted != 0:
 		var st unix.Stat_t
-		size := "shorter than"
-		if err := unix.Fstat(s.fd, &st); err == nil {
-			size = fmt.Sprintf("%d bytes but", st.Size)
+		if err := unix.Fstat(s.fd, &st); err == nil && uint64(st.Size) < s.size {
+			return fmt.Errorf("%w: %s: the file is %d bytes but the header says %d (another process truncated it); its pages read as zeros here", ErrTruncated, s.name, st.Size, s.size)
 		}
-		return fmt.Errorf("%w: %s: the file is %s the header says %d (another process truncated it); its pages read as zeros here", ErrTruncated, s.name, size, s.size)
+		// A fault the kernel could not serve in a file of full size:
+		// a page punched out of it and no memory left to fill it.
+		return fmt.Errorf("%w: %s: a page of the file could not be read (is /dev/shm full?); its pages read as zeros here", ErrCorrupt, s.name)
 	}
 	return nil
 }

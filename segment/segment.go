@@ -52,8 +52,8 @@ type Segment struct {
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
 	closed atomic.Bool
 	sealed bool // the file is sealed against shrinking (Sealed); set once at attach
-	// lost: lostClosed | lostTruncated (rescue.go); the SIGBUS handler
-	// sets lostTruncated through its table entry, rescueTab[rescue]
+	// lost: lostClosed | lostFaulted (rescue.go); the SIGBUS handler
+	// sets lostFaulted through its table entry, rescueTab[rescue]
 	// (-1: none).
 	lost   atomic.Uint32
 	rescue int

@@ -34,28 +34,36 @@ import (
 const rescueMax = 256
 
 // rescueRange is one registered mapping, [start, end), and the word the
-// handler marks (lostFaulted) when it rescues a fault there. The handler
-// reads the table by offset: start 0, end 8, lost 16, 24 bytes an entry.
-// Writers hold rescueMu and order their stores so that the handler never
-// matches a half-written entry: lost and start before end on register, end
-// first on unregister.
+// handler marks (lostFaulted) when it rescues a fault there. A rescueRange
+// never changes once published in rescueTab, and is never freed: a handler
+// that loaded it just before Close unregistered it may still use it, and
+// then puts zeros over the same range (which Close left reserved, as zeros)
+// and marks the same word. The handler reads it by offset: start 0, end 8,
+// lost 16.
 type rescueRange struct {
 	start, end uintptr
 	lost       *atomic.Uint32
 }
 
 var (
-	rescueTab      [rescueMax]rescueRange
-	rescueNext     uintptr // the SIGBUS handler installed before ours (Go's); the handler jumps there
+	rescueTab     [rescueMax]atomic.Pointer[rescueRange] // nil: free; the handler scans them all
+	rescueRetired []*rescueRange                         // unregistered ranges, kept for a late handler
+	rescueMu      sync.Mutex                             // serialises registration
+	rescueOnce    sync.Once
+	rescueOK      bool // the handler is installed
+)
+
+// Read by the handler only (staticcheck cannot see assembly).
+var (
+	//lint:ignore U1000 read by rescue_amd64.s
+	rescueNext uintptr // the SIGBUS handler installed before ours (Go's); the handler jumps there
+	//lint:ignore U1000 read by rescue_amd64.s
 	rescuePageMask uintptr // ^(page size - 1)
-	rescueMu       sync.Mutex
-	rescueOnce     sync.Once
-	rescueOK       bool // the handler is installed
 )
 
 // Bits of Segment.lost.
 const (
-	lostClosed    = 1 // Close was called
+	lostClosed  = 1 // Close was called
 	lostFaulted = 2 // the handler put zeros over pages that faulted (set in rescue_amd64.s)
 )
 
@@ -124,22 +132,26 @@ func (s *Segment) UnguardedReads() bool {
 		return false
 	}
 	rescueOnce.Do(func() { rescueOK = installRescue() })
-	if !rescueOK {
+	if !rescueOK || !rescueInstalled() {
 		return false
 	}
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
+	r := &rescueRange{start: base, end: base + uintptr(s.size), lost: &s.lost}
 	for i := range rescueTab {
-		e := &rescueTab[i]
-		if e.lost != nil {
-			continue
+		if rescueTab[i].CompareAndSwap(nil, r) {
+			s.rescue = i
+			return true
 		}
-		base := uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
-		e.lost = &s.lost
-		atomic.StoreUintptr(&e.start, base)
-		atomic.StoreUintptr(&e.end, base+uintptr(s.size))
-		s.rescue = i
-		return true
 	}
 	return false
+}
+
+// rescueInstalled reports whether rescueHandler is still the SIGBUS
+// handler: C code in the process may have put its own in front since.
+func rescueInstalled() bool {
+	var cur kernelSigaction
+	_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGBUS), 0, uintptr(unsafe.Pointer(&cur)), 8, 0, 0)
+	return e == 0 && cur.handler == rescueHandlerPC()
 }
 
 // unmap removes s's mapping at Close: it unregisters it from the SIGBUS
@@ -151,12 +163,9 @@ func (s *Segment) unmap() error {
 	if !s.sealed && s.rescue < 0 {
 		return unix.Munmap(s.mem)
 	}
-	err := leaveZeros(s.mem) // no SIGBUS can hit the range from here on
-	if s.rescue >= 0 {
-		e := &rescueTab[s.rescue]
-		atomic.StoreUintptr(&e.end, 0)
-		atomic.StoreUintptr(&e.start, 0)
-		e.lost = nil
+	err := leaveZeros(s.mem)         // no SIGBUS can hit the range from here on
+	if s.rescue >= 0 && err == nil { // if it failed, the file stays mapped: stay registered
+		rescueRetired = append(rescueRetired, rescueTab[s.rescue].Swap(nil))
 	}
 	return err
 }

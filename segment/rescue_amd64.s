@@ -13,12 +13,13 @@
 // A fault of the kernel's own (si_code BUS_ADRERR, 2) whose address si_addr
 // (siginfo offset 16) lies in a registered range [start, end) is a page past
 // the end of a truncated file: mmap puts private read-only zero pages over
-// [page of si_addr, end), marks the segment lost (rescueRange.lost |= 2) and
-// returns, so that the faulting load runs again and reads zero. Anything else,
-// and a failed mmap, goes on to the handler that was installed before,
-// Go's own, with the registers and stack it was called with.
+// [page of si_addr, end), marks the segment lost (*lost |= 2) and returns,
+// so that the faulting load runs again and reads zero. Anything else, and a
+// failed mmap, goes on to the handler that was installed before, Go's own,
+// with the registers and stack it was called with.
 //
-// rescueRange is {start, end uintptr; lost *uint32}: 24 bytes.
+// rescueTab holds rescueMax pointers (nil: free) to immutable
+// rescueRange{start, end uintptr; lost *atomic.Uint32}, 24 bytes.
 TEXT ·rescueHandler(SB), NOSPLIT|NOFRAME, $0-0
 	CMPL	8(SI), $2
 	JNE	chain
@@ -27,13 +28,16 @@ TEXT ·rescueHandler(SB), NOSPLIT|NOFRAME, $0-0
 	MOVQ	$const_rescueMax, R10
 
 scan:
-	CMPQ	R8, 0(R9)
+	MOVQ	0(R9), R11
+	TESTQ	R11, R11
+	JEQ	next
+	CMPQ	R8, 0(R11)
 	JCS	next
-	CMPQ	R8, 8(R9)
+	CMPQ	R8, 8(R11)
 	JCS	found
 
 next:
-	ADDQ	$24, R9
+	ADDQ	$8, R9
 	DECQ	R10
 	JNE	scan
 
@@ -42,17 +46,15 @@ chain:
 	JMP	AX
 
 found:
-	MOVQ	16(R9), R11
-	TESTQ	R11, R11
-	JEQ	chain
+	MOVQ	16(R11), AX
 	LOCK
-	ORL	$2, (R11)
+	ORL	$2, (AX)
 	PUSHQ	DI
 	PUSHQ	SI
 	PUSHQ	DX
 	MOVQ	R8, DI
 	ANDQ	·rescuePageMask(SB), DI
-	MOVQ	8(R9), SI
+	MOVQ	8(R11), SI
 	SUBQ	DI, SI
 	MOVQ	$1, DX          // PROT_READ
 	MOVQ	$0x4032, R10    // MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS|MAP_NORESERVE

@@ -188,3 +188,18 @@ func TestUnregisteredFaultStillCrashes(t *testing.T) {
 		t.Errorf("child crashed without Go's fault report:\n%s", out)
 	}
 }
+
+// TestUnguardedReadsReusesEntries: Close gives back the segment's place in
+// the handler's table (rescueMax of them), so a process that opens and
+// closes segments one after another never runs out.
+func TestUnguardedReadsReusesEntries(t *testing.T) {
+	for i := range 300 {
+		named, name := mustCreate(t, 1<<20)
+		got := named.UnguardedReads()
+		named.Close()
+		segment.Remove(name)
+		if want := runtime.GOARCH == "amd64" && !raceBuild; got != want {
+			t.Fatalf("UnguardedReads() = %v at the %dth segment, want %v", got, i+1, want)
+		}
+	}
+}

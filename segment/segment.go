@@ -53,7 +53,7 @@ type Segment struct {
 	closed atomic.Bool
 	sealed bool // the file is sealed against shrinking (Sealed); set once at attach
 	// lost: lostClosed | lostFaulted (rescue.go); the SIGBUS handler
-	// sets lostFaulted through its table entry, rescueTab[rescue]
+	// sets lostFaulted through its entry in rescueTab, index rescue
 	// (-1: none).
 	lost   atomic.Uint32
 	rescue int

@@ -81,4 +81,11 @@
 //   - Values are compared by CompareAndSwap and CompareAndDelete as encoded
 //     bytes: CBOR encodes deterministically, Plain compares bytes (so +0.0
 //     and -0.0 differ).
+//   - A map registers its named segment for unguarded reads (Load's, see
+//     above). Closing that segment then leaves its address range reserved,
+//     as read-only zero pages without memory, until the process exits, so
+//     that a Load racing Close reads zeros rather than crashing: a process
+//     that opens and closes such segments by the tens of thousands can
+//     reach the kernel's vm.max_map_count. In race builds and off amd64,
+//     Load keeps its guard instead and Close unmaps.
 package hashmap

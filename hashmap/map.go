@@ -264,7 +264,9 @@ func (m *Map[K, V]) Len() int {
 
 // Load returns the value stored for key, and whether there was one. Does
 // not block and does not allocate beyond what decoding V needs. The error
-// is non-nil only for corrupt shared memory.
+// is non-nil only for corrupt shared memory (ErrCorrupt) and a segment that
+// is gone: closed (segment.ErrClosed) or truncated by a peer
+// (segment.ErrTruncated).
 func (m *Map[K, V]) Load(key K) (value V, ok bool, err error) {
 	t := m.t
 	// Catch's guard, with the deferred closure written out: Load is the

@@ -18,16 +18,20 @@ import (
 // may shrink its file, and the next access past the new end is a SIGBUS.
 //
 // UnguardedReads lets a named segment skip the guard too. On linux/amd64
-// the process gets a SIGBUS handler of its own (rescue_amd64.s), installed
-// before Go's and passing on to it every fault that is not in a registered
+// the process gets a SIGBUS handler of its own (rescue_amd64.s), in front
+// of Go's, passing on to Go's every fault that is not in a registered
 // mapping. A fault in one is a truncated file: the handler puts read-only
 // zero pages over the rest of the mapping, marks the segment lost and lets
 // the faulting load run again, now reading zeros. So an unguarded reader
 // never crashes; it may read zeros, and it checks Lost before it trusts
-// what it read. A write to those pages faults again (they are read-only),
-// which Catch reports as ErrTruncated, as before. Catch also reports a lost
-// segment when an operation finishes, since a guarded read now reads zeros
-// where it used to fault.
+// what it read. The zeros are read-only so that a write still faults:
+// a guarded one becomes ErrTruncated as before (Catch), an unguarded one
+// (a single-word bitset or array write) still stops the process rather
+// than vanish into private memory. Catch also reports a lost segment when
+// an operation finishes, since a guarded read now reads zeros where it
+// used to fault. C code that installs its own SIGBUS handler afterwards
+// without chaining to the one before turns the rescue off; UnguardedReads
+// checks that the handler is still in place when it registers a segment.
 
 // rescueMax is the most segments a process can register at once; beyond
 // it UnguardedReads reports false and structures keep their guard.

@@ -10,8 +10,24 @@ import (
 // away with the descriptor, and nothing in shared memory is cleaned up.
 func Crash(s *Segment) {
 	s.closed.Store(true)
-	unix.Munmap(s.mem)
+	s.lost.Or(lostClosed)
+	s.unmap() // also takes s out of the SIGBUS handler's table
 	unix.Close(s.fd)
+}
+
+// SetSIGBUSHandler installs handler (0: SIG_DFL) for SIGBUS, keeping the
+// current flags, mask and restorer, and returns the handler it replaced.
+func SetSIGBUSHandler(handler uintptr) (old uintptr, err error) {
+	var cur kernelSigaction
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGBUS), 0, uintptr(unsafe.Pointer(&cur)), 8, 0, 0); e != 0 {
+		return 0, e
+	}
+	act := cur
+	act.handler = handler
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGBUS), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0); e != 0 {
+		return 0, e
+	}
+	return cur.handler, nil
 }
 
 // HeaderOffsets and friends pin the layout for layout_test.go.

@@ -203,3 +203,29 @@ func TestUnguardedReadsReusesEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestUnguardedReadsChecksHandler: if something replaced the SIGBUS handler
+// after it was installed (C code, say), UnguardedReads declines new
+// segments, which then keep their guard, rather than promise a rescue
+// that would not come.
+func TestUnguardedReadsChecksHandler(t *testing.T) {
+	first, _ := mustCreate(t, 1<<20)
+	if !wantUnguarded(t, first) {
+		return
+	}
+	ours, err := segment.SetSIGBUSHandler(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer segment.SetSIGBUSHandler(ours)
+	second, _ := mustCreate(t, 1<<20)
+	if second.UnguardedReads() {
+		t.Error("UnguardedReads() = true with the default SIGBUS handler in place")
+	}
+	if _, err := segment.SetSIGBUSHandler(ours); err != nil {
+		t.Fatal(err)
+	}
+	if !second.UnguardedReads() {
+		t.Error("UnguardedReads() = false with the handler back in place")
+	}
+}

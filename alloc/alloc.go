@@ -210,16 +210,17 @@ func (a *Allocator) list(class, shard int) *classList {
 	return &a.hdr.shards[class][shard-1]
 }
 
-// home returns the free list of class that this process tries first. Each
-// process starts on its own (by registry slot), so that one process's
-// frees and allocations of a size reuse the same, cache-warm blocks; Alloc
-// and push move on to the next list whenever a CAS loses to another
-// caller, which spreads goroutines contending in one process too.
+// home returns the free list of class that the caller tries first: the
+// process's own (by registry slot), offset by the caller's P
+// (segment.ProcHint), so that goroutines of one process running at once
+// start on different lists, and one goroutine's frees and allocations of a
+// size reuse the same, cache-warm blocks. Alloc and push move on to the
+// next list whenever a CAS loses to another caller.
 func (a *Allocator) home(class int) int {
 	if class >= numSmallClasses {
 		return 0
 	}
-	return a.shard
+	return (a.shard + segment.ProcHint()) & (shards - 1)
 }
 
 // UsableSize returns how many bytes the block at off can hold.

@@ -51,12 +51,11 @@ func (s *Segment) BeginIntent(kind Kind, op uint8, object uint32, a, b, c uint64
 
 // takeIntent takes a free intent record of this handle and returns its
 // intentFree word and index. It tries each word once, starting at the one
-// intentStart names; a word whose CAS another goroutine won moves
-// intentStart on. So one goroutine keeps reusing the same warm record, and
-// goroutines that contend spread over the words. It fails when every word
-// was empty or contended.
+// of the caller's P (ProcHint). So goroutines running at once start on
+// different words, and one that keeps running on a P keeps reusing the
+// same warm record. It fails when every word was empty or contended.
 func (s *Segment) takeIntent() (*paddedUint64, int, bool) {
-	k := int(s.intentStart.Load()) % intentShards
+	k := ProcHint() % intentShards
 	for range intentShards {
 		w := &s.intentFree[k]
 		if free := w.Load(); free != 0 {
@@ -64,7 +63,6 @@ func (s *Segment) takeIntent() (*paddedUint64, int, bool) {
 			if w.CompareAndSwap(free, free&^(1<<i)) {
 				return w, k*intentsPerShard + i, true
 			}
-			s.intentStart.Store(uint32(k+1) % intentShards)
 		}
 		k = (k + 1) % intentShards
 	}

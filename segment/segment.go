@@ -44,10 +44,10 @@ type Segment struct {
 	attachRep Report // what recovery did while this handle attached
 	// intentFree[k] bit i set: intents[k*intentsPerShard+i] of our slot
 	// is free. The words sit on cache lines of their own, and goroutines
-	// that contend for one move on to the next (takeIntent), so that
-	// concurrent writers of shared structures do not all CAS one word.
-	intentFree  [intentShards]paddedUint64
-	intentStart atomic.Uint32 // the intentFree word to try first (takeIntent)
+	// start on the word of their P and move on to the next when one is
+	// contended (takeIntent), so that concurrent writers of shared
+	// structures do not all CAS one word.
+	intentFree [intentShards]paddedUint64
 
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
 	closed atomic.Bool

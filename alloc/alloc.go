@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"fmt"
+	"math/bits"
 	"runtime/debug"
 	"sync/atomic"
 	"unsafe"
@@ -216,11 +217,16 @@ func (a *Allocator) list(class, shard int) *classList {
 // start on different lists, and one goroutine's frees and allocations of a
 // size reuse the same, cache-warm blocks. Alloc and push move on to the
 // next list whenever a CAS loses to another caller.
+//
+// The P's bits are reversed (P 1 offsets by 4, P 2 by 2, P 3 by 6), so
+// that processes in neighbouring slots do not meet: slots 1 to 4 with Ps
+// 0 and 1 take eight different lists, where a plain sum would send slot 1
+// on P 1 to slot 2's list on P 0.
 func (a *Allocator) home(class int) int {
 	if class >= numSmallClasses {
 		return 0
 	}
-	return (a.shard + segment.ProcHint()) & (shards - 1)
+	return (a.shard + int(bits.Reverse8(uint8(segment.ProcHint()))>>(8-shardBits))) & (shards - 1)
 }
 
 // UsableSize returns how many bytes the block at off can hold.

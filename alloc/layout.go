@@ -49,7 +49,8 @@ type heapHeader struct {
 const (
 	// shards is the number of free lists of each small class, a power of
 	// two.
-	shards = 8
+	shardBits = 3
+	shards    = 1 << shardBits
 	// numSmallClasses is the number of small classes (classes.go; a test
 	// checks it against the table).
 	numSmallClasses = 31

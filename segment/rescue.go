@@ -180,8 +180,9 @@ func (s *Segment) unmap() error {
 // what it read, and reports LostErr if it is true.
 func (s *Segment) Lost() bool { return s.lost.Load() != 0 }
 
-// LostErr is the error for a lost segment (Lost): one wrapping ErrClosed
-// or ErrTruncated. It is nil while s is usable.
+// LostErr is the error for a lost segment (Lost): one wrapping ErrClosed,
+// ErrTruncated, or ErrCorrupt for a fault the kernel raised in a file of
+// full size. It is nil while s is usable.
 func (s *Segment) LostErr() error {
 	l := s.lost.Load()
 	switch {

@@ -52,7 +52,7 @@ func CreateAnonymous(size int64, opts ...Option) (*Segment, error) {
 // segment's file to cmd.ExtraFiles and sets EnvInheritedFD in cmd.Env. It
 // works for named segments too. The child calls Inherited.
 func (s *Segment) Pass(cmd *exec.Cmd) error {
-	if s.closed.Load() {
+	if s.Closed() {
 		return ErrClosed
 	}
 	dup, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)

@@ -129,7 +129,7 @@ func (s *Segment) Lookup(name string) (_ Object, err error) {
 	if err := checkObjectName(name); err != nil {
 		return Object{}, err
 	}
-	if s.closed.Load() {
+	if s.Closed() {
 		return Object{}, ErrClosed
 	}
 	n := uint64(len(s.dir))
@@ -221,7 +221,7 @@ func (s *Segment) Objects() (objs []Object) {
 }
 
 func (s *Segment) withDirLock(fn func() error) error {
-	if s.closed.Load() {
+	if s.Closed() {
 		return ErrClosed
 	}
 	if s.opts.readOnly {

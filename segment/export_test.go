@@ -9,7 +9,6 @@ import (
 // Crash simulates the death of the process that holds s: its OFD locks go
 // away with the descriptor, and nothing in shared memory is cleaned up.
 func Crash(s *Segment) {
-	s.closed.Store(true)
 	s.lost.Or(lostClosed)
 	s.unmap() // also takes s out of the SIGBUS handler's table
 	unix.Close(s.fd)

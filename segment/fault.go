@@ -38,7 +38,7 @@ import (
 func (s *Segment) Sealed() bool { return s.sealed }
 
 // Closed reports whether Close was called on s.
-func (s *Segment) Closed() bool { return s.closed.Load() }
+func (s *Segment) Closed() bool { return s.lost.Load()&lostClosed != 0 }
 
 // shrinkSealed reports whether the file open on fd is sealed against
 // shrinking. Files that cannot carry seals (anything but a memfd) are not.
@@ -135,7 +135,7 @@ func (s *Segment) inMapping(addr uintptr) bool {
 // faultError explains a fault at addr in s's mapping.
 func (s *Segment) faultError(addr uintptr) error {
 	off := addr - uintptr(unsafe.Pointer(unsafe.SliceData(s.mem)))
-	if s.closed.Load() {
+	if s.Closed() {
 		return fmt.Errorf("%w: %s: memory access at offset %d after Close", ErrClosed, s.name, off)
 	}
 	var st unix.Stat_t

@@ -67,7 +67,7 @@ func (s *Segment) WaitAtMost(ctx context.Context, w *atomic.Uint32, val uint32, 
 
 // Wake wakes up to n processes or goroutines sleeping in Wait on w.
 func (s *Segment) Wake(w *atomic.Uint32, n int) {
-	if s.closed.Load() || !s.contains(unsafe.Pointer(w), 4) {
+	if s.Closed() || !s.contains(unsafe.Pointer(w), 4) {
 		return
 	}
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(w)), futexWake, uintptr(n), 0, 0, 0)

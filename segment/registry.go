@@ -187,7 +187,7 @@ type Report struct {
 // works, so if it dies as well, the next Recover starts over.
 func (s *Segment) Recover() (rep Report, err error) {
 	defer s.Catch(&err, debug.SetPanicOnFault(true))
-	if s.closed.Load() {
+	if s.Closed() {
 		return rep, ErrClosed
 	}
 	if s.opts.readOnly {

@@ -126,7 +126,7 @@ func (s *Segment) UnguardedReads() bool {
 	}
 	rescueMu.Lock()
 	defer rescueMu.Unlock()
-	if s.closed.Load() {
+	if s.Closed() {
 		return false
 	}
 	if s.rescue >= 0 {

@@ -50,11 +50,10 @@ type Segment struct {
 	intentFree [intentShards]paddedUint64
 
 	dirMu  sync.Mutex // serialises directory changes within this process (the OFD lock does across processes)
-	closed atomic.Bool
-	sealed bool // the file is sealed against shrinking (Sealed); set once at attach
-	// lost: lostClosed | lostFaulted (rescue.go); the SIGBUS handler
-	// sets lostFaulted through its entry in rescueTab, index rescue
-	// (-1: none).
+	sealed bool       // the file is sealed against shrinking (Sealed); set once at attach
+	// lost: lostClosed (Close was called: Closed) | lostFaulted (rescue.go);
+	// the SIGBUS handler sets lostFaulted through its entry in rescueTab,
+	// index rescue (-1: none).
 	lost   atomic.Uint32
 	rescue int
 }
@@ -597,16 +596,15 @@ func mapSegment(name, path string, fd int, buf []byte, fileSize int64, o options
 // remove the segment; see Remove. Structures opened on s must not be used
 // afterwards. Close is idempotent.
 func (s *Segment) Close() error {
-	if !s.closed.CompareAndSwap(false, true) {
-		return nil
+	if s.lost.Or(lostClosed)&lostClosed != 0 {
+		return nil // closed already
 	}
-	s.lost.Or(lostClosed)
 	if s.slot >= 0 {
 		s.releaseSlot()
 		unlock(s.fd, lockSlotBase+int64(s.slot))
 	}
 	// s.mem keeps its (now dangling) value: other goroutines may still read
-	// the field, and every accessor checks closed first.
+	// the field, and every accessor checks Closed first.
 	err := s.unmap()
 	if cerr := unix.Close(s.fd); err == nil {
 		err = cerr

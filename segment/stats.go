@@ -29,7 +29,7 @@ type Stats struct {
 // a moment's view while other processes come and go.
 func (s *Segment) Stats() (_ Stats, err error) {
 	defer s.Catch(&err, debug.SetPanicOnFault(true))
-	if s.closed.Load() {
+	if s.Closed() {
 		return Stats{}, ErrClosed
 	}
 	var st unix.Stat_t

@@ -75,7 +75,7 @@ func (s *Segment) InBounds(off Offset, n uint64) bool {
 }
 
 func (s *Segment) check(off, n, align uint64) error {
-	if s.closed.Load() {
+	if s.Closed() {
 		return ErrClosed
 	}
 	if !s.InBounds(Offset(off), n) {

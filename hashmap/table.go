@@ -111,21 +111,30 @@ func (t *table) readRecord(w uint64) (key, val []byte, ok bool) {
 // recordAt reads the header of the record at off in place: its key's
 // length and its value bytes (aliasing shared memory). in is false when
 // the header, or the key and value it describes, would not lie in the
-// heap, or would exceed the map's record limit. It, keyAt and keyIs are
-// the package's only pointer arithmetic on the mapping: one bounds check
-// covers the header, and a second the key and value, where slicing t.mem
-// would check each field again.
+// heap, or would exceed the map's record limit. It, headerAt, keyAt and
+// keyIs are the package's only pointer arithmetic on the mapping: one
+// bounds check covers the header, and a second the key and value, where
+// slicing t.mem would check each field again.
 func (t *table) recordAt(off uint64) (kl int, val []byte, in bool) {
-	if off-t.heapLo > t.hdrSpan { // off < heapLo wraps around
+	r := t.headerAt(off)
+	if r == nil {
 		return 0, nil, false
 	}
-	p := unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.mem)), off)
-	r := (*recordHeader)(p) // off is a multiple of 16 (recOff)
 	k, v := uint64(r.keyLen), uint64(r.valLen)
 	if k+v > t.maxRecord || off+recHdrSize+k+v > uint64(len(t.mem)) { // no overflow: off < 2^36, k and v < 2^32
 		return 0, nil, false
 	}
-	return int(k), unsafe.Slice((*byte)(unsafe.Add(p, recHdrSize+k)), v), true
+	return int(k), unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(r), recHdrSize+k)), v), true
+}
+
+// headerAt returns the record header at off, or nil when one would not
+// lie in the heap.
+func (t *table) headerAt(off uint64) *recordHeader {
+	if off-t.heapLo > t.hdrSpan { // off < heapLo wraps around
+		return nil
+	}
+	// off is a multiple of 16 (recOff), so the header's words are aligned.
+	return (*recordHeader)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.mem)), off))
 }
 
 // keyAt returns the address of the key of the record at off, which
@@ -152,12 +161,11 @@ func keyIs(p *byte, kl int, k string) bool {
 // recordOwner returns the registry slot and generation stamped on the
 // record w points at.
 func (t *table) recordOwner(w uint64) (int, uint32, bool) {
-	off := recOff(w)
-	if off < t.heapLo || off > uint64(len(t.mem))-recHdrSize {
+	r := t.headerAt(recOff(w))
+	if r == nil {
 		return 0, 0, false
 	}
-	b := t.mem[off+8 : off+16]
-	return int(native.Uint32(b[0:])), native.Uint32(b[4:]), true
+	return int(r.ownerSlot), r.ownerGen, true
 }
 
 // hashOf hashes a key under seed: a wyhash-style multiply-fold over 8-byte

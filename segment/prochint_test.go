@@ -3,33 +3,42 @@ package segment_test
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/posixshm/posixshm/segment"
 )
 
 // TestProcHint: the hint names one of the process's Ps, from any
-// goroutine.
+// goroutine, and goroutines running at the same moment get different
+// ones. Two goroutines each wait, spinning (so each holds a P), until the
+// other has taken its hint, so both hints are taken while both run.
 func TestProcHint(t *testing.T) {
-	procs := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	var wg sync.WaitGroup
-	bad := make(chan int, 8)
-	for range 8 {
+	var hints [2]int
+	var taken atomic.Int32
+	for g := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 1000 {
-				if p := segment.ProcHint(); p < 0 || p >= procs {
-					bad <- p
-					return
-				}
+			taken.Add(1)
+			for taken.Load() < 2 { // spin: both goroutines now hold a P
+			}
+			hints[g] = segment.ProcHint()
+			taken.Add(1)
+			for taken.Load() < 4 { // keep the P until the other has its hint
 			}
 		}()
 	}
 	wg.Wait()
-	close(bad)
-	for p := range bad {
-		t.Errorf("ProcHint() = %d, want 0 to %d", p, procs-1)
+	for g, p := range hints {
+		if p < 0 || p >= 2 {
+			t.Errorf("goroutine %d: ProcHint() = %d, want 0 or 1 with GOMAXPROCS 2", g, p)
+		}
+	}
+	if hints[0] == hints[1] {
+		t.Errorf("two goroutines running at once both got ProcHint() = %d", hints[0])
 	}
 }
 

@@ -9,9 +9,10 @@
 //
 // Fresh memory comes from a bump pointer over 16 KiB chunks; freed blocks go
 // to per-size-class free lists (Treiber stacks with ABA tags) and are reused.
-// Each small class has eight lists; a process starts on its own and moves on
-// when a list is empty or contended, so processes allocating the same size
-// do not all fight over one cache line.
+// Each small class has eight lists; a process starts on its own, offset by
+// the P its goroutine runs on, and moves on when a list is empty or
+// contended, so processes, and goroutines of one process, allocating the
+// same size do not all fight over one cache line.
 // Blocks carry a header with their class and state, validated on Free, so a
 // bad or double free is an error rather than corruption. Stats shows bytes
 // in use and free per class, so a leak is visible; Check walks the whole

@@ -3,11 +3,11 @@ package hashmap_test
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"sync"
 	"testing"
 
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/hashmap"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -23,15 +23,7 @@ func TestSealedLoad(t *testing.T) {
 	if !seg.Sealed() {
 		t.Fatal("anonymous segment not sealed")
 	}
-	m, err := hashmap.New[string, int64](seg, "m", hashmap.MaxEntries(1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 1000 {
-		if err := m.Store(fmt.Sprintf("key-%d", i), int64(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	m := thousandKeys(t, seg)
 	if v, ok, err := m.Load("key-7"); !ok || err != nil || v != 7 {
 		t.Fatalf("Load(key-7) = %d %v %v", v, ok, err)
 	}
@@ -66,25 +58,12 @@ func TestSealedLoad(t *testing.T) {
 // then on, for present and absent keys alike. Loads racing the truncation
 // return the stored value or ErrTruncated.
 func TestLoadOnTruncatedSegment(t *testing.T) {
-	name := fmt.Sprintf("/psm-test-%d-%x", os.Getpid(), rand.Uint64())
-	seg, err := segment.Create(name, 4<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { seg.Close(); segment.Remove(name) })
-	m, err := hashmap.New[string, int64](seg, "m", hashmap.MaxEntries(1000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 1000 {
-		if err := m.Store(fmt.Sprintf("key-%d", i), int64(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seg := alloctest.NewSegment(t, 4<<20) // not newSeg: its heap check would find the file cut
+	m := thousandKeys(t, seg)
 
 	loadDuring(t, m, segment.ErrTruncated, func() {
 		heap, _ := seg.Heap()
-		if err := os.Truncate("/dev/shm"+name, int64(heap)); err != nil {
+		if err := os.Truncate(seg.Path(), int64(heap)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -134,4 +113,20 @@ func loadDuring(t *testing.T, m *hashmap.Map[string, int64], end error, event fu
 	for b := range bad {
 		t.Error(b)
 	}
+}
+
+// thousandKeys creates map "m" in seg holding "key-0" to "key-999", each
+// with its number.
+func thousandKeys(t *testing.T, seg *segment.Segment) *hashmap.Map[string, int64] {
+	t.Helper()
+	m, err := hashmap.New[string, int64](seg, "m", hashmap.MaxEntries(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if err := m.Store(fmt.Sprintf("key-%d", i), int64(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
 }

@@ -22,10 +22,13 @@ test: test-alone test-unit test-norace test-conformance
 
 # Each module must be gofmt-clean and build and vet on its own, through its
 # relative replace lines, without the workspace (as opentelemetry-go's
-# modules do).
+# modules do). cmd/shmctl has no replace lines (go install ...@version
+# refuses a module that has them): release-check builds it alone, against
+# a module proxy made from this tree.
+ALONE     := $(filter-out cmd/shmctl,$(MODULES))
 test-alone:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@for m in $(MODULES); do (cd $$m && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone"; exit 1; }; done
+	@for m in $(ALONE); do (cd $$m && GOWORK=off $(GO) vet ./...) || { echo "module $$m does not build alone"; exit 1; }; done
 
 test-unit: $(addprefix test/,$(UNIT))
 

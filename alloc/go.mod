@@ -2,7 +2,7 @@ module github.com/posixshm/posixshm/alloc
 
 go 1.26.0
 
-require github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
+require github.com/posixshm/posixshm/segment v0.1.0
 
 require golang.org/x/sys v0.50.0 // indirect
 

@@ -3,8 +3,8 @@ module github.com/posixshm/posixshm/array
 go 1.26.0
 
 require (
-	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000
-	github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/alloc v0.1.0
+	github.com/posixshm/posixshm/segment v0.1.0
 	gonum.org/v1/gonum v0.17.0
 )
 

@@ -3,18 +3,18 @@ module github.com/posixshm/posixshm/examples
 go 1.26.0
 
 require (
-	github.com/posixshm/posixshm/array v0.0.0-00010101000000-000000000000
-	github.com/posixshm/posixshm/queue v0.0.0-00010101000000-000000000000
-	github.com/posixshm/posixshm/segment v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/alloc v0.1.0
+	github.com/posixshm/posixshm/array v0.1.0
+	github.com/posixshm/posixshm/bitset v0.1.0
+	github.com/posixshm/posixshm/hashmap v0.1.0
+	github.com/posixshm/posixshm/queue v0.1.0
+	github.com/posixshm/posixshm/segment v0.1.0
+	github.com/posixshm/posixshm/stack v0.1.0
 )
 
 require (
 	github.com/fxamacker/cbor/v2 v2.10.0 // indirect
-	github.com/posixshm/posixshm/alloc v0.0.0-00010101000000-000000000000
-	github.com/posixshm/posixshm/bitset v0.0.0-00010101000000-000000000000
-	github.com/posixshm/posixshm/codec v0.0.0-00010101000000-000000000000 // indirect
-	github.com/posixshm/posixshm/hashmap v0.0.0-00010101000000-000000000000
-	github.com/posixshm/posixshm/stack v0.0.0-00010101000000-000000000000
+	github.com/posixshm/posixshm/codec v0.1.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )
@@ -22,13 +22,10 @@ require (
 replace (
 	github.com/posixshm/posixshm/alloc => ../alloc
 	github.com/posixshm/posixshm/array => ../array
+	github.com/posixshm/posixshm/bitset => ../bitset
 	github.com/posixshm/posixshm/codec => ../codec
+	github.com/posixshm/posixshm/hashmap => ../hashmap
 	github.com/posixshm/posixshm/queue => ../queue
 	github.com/posixshm/posixshm/segment => ../segment
+	github.com/posixshm/posixshm/stack => ../stack
 )
-
-replace github.com/posixshm/posixshm/hashmap => ../hashmap
-
-replace github.com/posixshm/posixshm/stack => ../stack
-
-replace github.com/posixshm/posixshm/bitset => ../bitset

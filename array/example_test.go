@@ -5,9 +5,6 @@ import (
 	"math/rand/v2"
 	"os"
 
-	"gonum.org/v1/gonum/floats"
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/posixshm/posixshm/array"
 	"github.com/posixshm/posixshm/segment"
 )
@@ -46,29 +43,4 @@ func Example() {
 	// 3 42 true
 	// [3 0 0 8]
 	// segment: object mismatch: array "counters": want float64 elements, found int64
-}
-
-// Slice is a []float64 over the shared memory itself: gonum works on it
-// directly, with no copy, as NumPy does on the Python library's arrays.
-func Example_gonum() {
-	seg, done := tempSegment()
-	defer done()
-
-	prices, err := array.New[float64](seg, "prices", 4)
-	if err != nil {
-		panic(err)
-	}
-	prices.CopyFrom([]float64{1.5, 2.5, 3, 4})
-
-	data := prices.Slice()
-	fmt.Println("sum:", floats.Sum(data))
-	floats.Scale(2, data) // writes the shared memory: every process sees it
-	fmt.Println("doubled, element 3:", prices.Load(3))
-
-	v := mat.NewVecDense(len(data), data) // a gonum vector backed by shared memory
-	fmt.Println("dot with ones:", mat.Dot(v, mat.NewVecDense(4, []float64{1, 1, 1, 1})))
-	// Output:
-	// sum: 11
-	// doubled, element 3: 8
-	// dot with ones: 22
 }

@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/posixshm/posixshm/alloc v0.1.0
 	github.com/posixshm/posixshm/segment v0.1.0
-	gonum.org/v1/gonum v0.17.0
 )
 
 require golang.org/x/sys v0.50.0 // indirect

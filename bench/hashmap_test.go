@@ -1,4 +1,4 @@
-package hashmap_test
+package bench_test
 
 import (
 	"fmt"
@@ -8,17 +8,18 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/hashmap"
 	"github.com/posixshm/posixshm/segment"
 )
 
-// Benchmarks: Load, Store and a 90/10 Load/Store mix over 10k 16-byte
-// string keys with int64 values, one goroutine and RunParallel, in a named
-// segment (shm) and an anonymous one (shmSealed), beside
-// xsync.Map, sync.Map and a map under sync.RWMutex in the same run, and an
-// atomic add as the floor. Run:
+// Hash map benchmarks: Load, Store and a 90/10 Load/Store mix over 10k
+// 16-byte string keys with int64 values, one goroutine and RunParallel, in
+// a named segment (shm) and an anonymous one (shmSealed), beside xsync.Map,
+// sync.Map and a map under sync.RWMutex in the same run, and an atomic add
+// as the floor. Run, in bench/:
 //
-//	go test -run '^$' -bench . -count 5 ./hashmap
+//	go test -run '^$' -bench 'Load|Store' -count 5 .
 //
 // Each benchmark reports its ratio to xsync's fastest run and to the
 // atomic add's, in the same process (x-xsync, x-atomic; see fastest).
@@ -32,6 +33,15 @@ var benchKeyList = func() []string {
 	}
 	return ks
 }()
+
+// mapSegment creates a named segment for a benchmark's maps, removed when
+// the benchmark ends; the allocator's consistency is checked then, as the
+// hashmap module's own tests check it.
+func mapSegment(b *testing.B) *segment.Segment {
+	seg := alloctest.NewSegment(b, 64<<20)
+	alloctest.CheckHeap(b, seg)
+	return seg
+}
 
 type benchMap interface {
 	load(k string) (int64, bool)
@@ -80,7 +90,7 @@ func benchMaps(b *testing.B) []struct {
 	name string
 	m    benchMap
 } {
-	seg := newSeg(b, 64<<20)
+	seg := mapSegment(b)
 	hm, err := hashmap.New[string, int64](seg, "bench", hashmap.MaxEntries(benchKeys))
 	if err != nil {
 		b.Fatal(err)
@@ -229,7 +239,7 @@ func BenchmarkLoadInt64Key(b *testing.B) {
 	for _, seg := range []struct {
 		name string
 		seg  *segment.Segment
-	}{{"shm", newSeg(b, 64<<20)}, {"shmSealed", anon}} {
+	}{{"shm", mapSegment(b)}, {"shmSealed", anon}} {
 		hm, err := hashmap.New[int64, int64](seg.seg, "bench-int", hashmap.MaxEntries(benchKeys))
 		if err != nil {
 			b.Fatal(err)

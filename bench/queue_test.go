@@ -1,4 +1,4 @@
-package queue_test
+package bench_test
 
 import (
 	"bytes"
@@ -15,15 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/posixshm/posixshm/alloc/alloctest"
 	"github.com/posixshm/posixshm/queue"
 	"github.com/posixshm/posixshm/segment"
-	"github.com/puzpuzpuz/xsync/v4"
 )
 
-// Benchmarks, each beside its peers in the same run (these machines drift
-// too much to compare runs). Run with:
+// Queue benchmarks, each beside its peers in the same run (these machines
+// drift too much to compare runs). Run, in bench/, with:
 //
-//	go test -run '^$' -bench . -benchtime 1s ./queue
+//	go test -run '^$' -bench 'PushPop|CrossProcess' -benchtime 1s .
 
 // atomicFloor measures one atomic.AddUint64 in ns, the hardware floor.
 // It takes the fastest of five runs, the one least disturbed by other load
@@ -59,7 +61,7 @@ func BenchmarkPushPop(b *testing.B) {
 		}
 	})
 	b.Run("queue", func(b *testing.B) {
-		seg := newSeg(b, 4<<20)
+		seg := alloctest.NewSegment(b, 4<<20)
 		q, err := queue.New[int64](seg, "b")
 		if err != nil {
 			b.Fatal(err)
@@ -259,7 +261,7 @@ func BenchmarkCrossProcess(b *testing.B) {
 				func() bool { _, ok := q.TryDequeue(); return ok })
 		})
 		b.Run(fmt.Sprintf("queue-%dto%d", shape.p, shape.c), func(b *testing.B) {
-			seg := newSeg(b, 16<<20)
+			seg := alloctest.NewSegment(b, 16<<20)
 			q, err := queue.New[int64](seg, "x", queue.Capacity(4096))
 			if err != nil {
 				b.Fatal(err)

@@ -14,11 +14,12 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 # test/<module> is a pattern rule; make skips pattern rules for .PHONY targets,
 # so they are not listed here.
-.PHONY: all test test-alone test-unit test-norace test-conformance bench demo fuzz lint soak corrupt clean
+.PHONY: all test test-alone test-unit test-norace test-conformance bench demo fuzz lint soak corrupt clean \
+	release release-check release-bump release-verify apicheck
 
 all: lint test
 
-test: test-alone test-unit test-norace test-conformance
+test: test-alone test-unit test-norace test-conformance release-check
 
 # Each module must be gofmt-clean and build and vet on its own, through its
 # relative replace lines, without the workspace (as opentelemetry-go's
@@ -44,6 +45,34 @@ test-norace:
 # Cross-process suites: real child processes, some SIGKILLed.
 test-conformance:
 	cd conformance && $(GO) test -count=1 -timeout 20m ./...
+
+# Releases (docs/RELEASING.md). versions.yaml names every module's version;
+# tools/release keeps the go.mod files in step with it and tags releases.
+RELEASE := cd tools && $(GO) run ./release -C ..
+
+# What a user outside the repository does: go get one module, go install
+# shmctl, run each module's tests, all through a module proxy made from
+# this tree at versions.yaml's versions.
+release-check:
+	$(RELEASE) check
+
+# Check every go.mod against versions.yaml (offline, quick).
+release-verify:
+	$(RELEASE) verify
+
+# Write versions.yaml's versions into the requires of every go.mod.
+release-bump:
+	$(RELEASE) bump
+
+# Each module's exported API against its last release tag.
+apicheck:
+	$(RELEASE) apicheck
+
+# Create the per-module tags versions.yaml names, or refuse (and create
+# none) when the tree is dirty, a go.mod disagrees, a module changed since
+# its tag without a bump, or an API break lacks its version step.
+release:
+	$(RELEASE) tag
 
 bench:
 	@for m in $(MODULES); do \

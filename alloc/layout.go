@@ -87,8 +87,8 @@ type classList struct {
 //	bits[0:32]  block index of the next free block; 0 = end of list
 //	bits[32:64] blockMagic, to catch a list pointing at something not a block
 type blockHeader struct {
-	state atomic.Uint64
-	next  atomic.Uint64
+	state atomic.Uint64 // 0: written by CAS (Free, recovery) or a release store by the owner (Alloc, Publish)
+	next  atomic.Uint64 // 8: written by whoever pushes the block, before the push's CAS publishes it
 }
 
 const (

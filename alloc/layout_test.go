@@ -17,6 +17,15 @@ func TestLayoutPinned(t *testing.T) {
 		{"heap header lists", unsafe.Offsetof(heapHeader{}.lists), 64},
 		{"heap header shards", unsafe.Offsetof(heapHeader{}.shards), 64 + 64*numClasses},
 		{"heap header size", unsafe.Sizeof(heapHeader{}), 22144},
+		{"heap header chunks", unsafe.Offsetof(heapHeader{}.chunks), 0},
+		{"classList.head", unsafe.Offsetof(classList{}.head), 0},
+		{"classList.allocs", unsafe.Offsetof(classList{}.allocs), 8},
+		{"classList.frees", unsafe.Offsetof(classList{}.frees), 16},
+		{"classList.carved", unsafe.Offsetof(classList{}.carved), 24},
+		{"blockHeader.state", unsafe.Offsetof(blockHeader{}.state), 0},
+		{"blockHeader.next", unsafe.Offsetof(blockHeader{}.next), 8},
+		{"chunk size", chunkSize, 16 << 10},
+		{"block alignment", blockAlign, 16},
 		{"classes", uintptr(len(classes)), numClasses},
 		{"small classes", uintptr(numSmall), numSmallClasses},
 		{"small classes (constant)", numSmallClasses, 31},
@@ -32,6 +41,17 @@ func TestLayoutPinned(t *testing.T) {
 		if classes[i].size <= classes[i-1].size {
 			t.Fatalf("class %d (%d bytes) not larger than class %d", i, classes[i].size, i-1)
 		}
+	}
+	// The packed words' bit layouts (layout.go).
+	if w := packState(stateOwned, 5, 0x1234, 0x89abcdef); w != 0x89abcdef_1234_05_02 {
+		t.Errorf("packState = %#x", w)
+	} else if stateOf(w) != stateOwned || classOf(w) != 5 {
+		t.Errorf("state %#x decodes as state %d class %d", w, stateOf(w), classOf(w))
+	} else if slot, gen := ownerOf(w); slot != 0x1234 || gen != 0x89abcdef {
+		t.Errorf("state %#x decodes as owner %d/%d", w, slot, gen)
+	}
+	if chunkEntry(0) != 1 || chunkEntry(127) != 128 || blockMagic != 0xB10C4EAD {
+		t.Errorf("chunk entries or block magic changed")
 	}
 	if uint64(classes[len(classes)-1].size) < 64<<30 {
 		t.Fatalf("largest class %d does not cover a 64 GiB segment", classes[len(classes)-1].size)

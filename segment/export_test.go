@@ -29,7 +29,8 @@ func SetSIGBUSHandler(handler uintptr) (old uintptr, err error) {
 	return cur.handler, nil
 }
 
-// HeaderOffsets and friends pin the layout for layout_test.go.
+// HeaderSize, DirEntrySize, RegSlotSize and IntentsPerSlot pin the layout
+// for layout_test.go.
 var (
 	HeaderSize     = headerSize
 	DirEntrySize   = dirEntrySize

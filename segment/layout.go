@@ -88,7 +88,7 @@ func checksumOf(b []byte) uint64 {
 	return h.Sum64()
 }
 
-// nativeUint64 and friends decode host-order integers from a header copy
+// native decodes host-order integers from a header copy
 // read with pread, before anything is mapped.
 var native = binary.NativeEndian
 

@@ -19,7 +19,10 @@
 // with the registers and stack it was called with.
 //
 // rescueTab holds rescueMax pointers (nil: free) to immutable
-// rescueRange{start, end uintptr; lost *atomic.Uint32}, 24 bytes.
+// rescueRange{start, end uintptr; lost *atomic.Uint32}; the field offsets
+// come from go_asm.h, which the compiler writes from rescue.go, so the two
+// cannot disagree. The siginfo offsets (8: si_code, 16: si_addr) are the
+// kernel's ABI.
 TEXT ·rescueHandler(SB), NOSPLIT|NOFRAME, $0-0
 	CMPL	8(SI), $2
 	JNE	chain
@@ -31,9 +34,9 @@ scan:
 	MOVQ	0(R9), R11
 	TESTQ	R11, R11
 	JEQ	next
-	CMPQ	R8, 0(R11)
+	CMPQ	R8, rescueRange_start(R11)
 	JCS	next
-	CMPQ	R8, 8(R11)
+	CMPQ	R8, rescueRange_end(R11)
 	JCS	found
 
 next:
@@ -46,7 +49,7 @@ chain:
 	JMP	AX
 
 found:
-	MOVQ	16(R11), AX
+	MOVQ	rescueRange_lost(R11), AX
 	LOCK
 	ORL	$2, (AX)
 	PUSHQ	DI
@@ -54,7 +57,7 @@ found:
 	PUSHQ	DX
 	MOVQ	R8, DI
 	ANDQ	·rescuePageMask(SB), DI
-	MOVQ	8(R11), SI
+	MOVQ	rescueRange_end(R11), SI
 	SUBQ	DI, SI
 	MOVQ	$1, DX          // PROT_READ
 	MOVQ	$0x4032, R10    // MAP_PRIVATE|MAP_FIXED|MAP_ANONYMOUS|MAP_NORESERVE

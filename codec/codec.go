@@ -24,7 +24,7 @@ type Codec[T any] interface {
 	FixedSize() int
 
 	// ID names the codec and type, e.g. "raw-bytes", "raw-string",
-	// "plain:main.Task/24", "cbor:map[string]interface {}". Structures store
+	// "plain2:{Name [16]uint8@0;ID int64@16}/24", "cbor:map[string]interface {}". Structures store
 	// Fingerprint(ID) in shared memory to refuse attaching with another element type.
 	ID() string
 }

@@ -23,10 +23,11 @@
 // Plain bytes are the host's in-memory representation: byte order, int size and struct
 // layout of one architecture and one Go toolchain. Every process attached to a
 // structure must run on the same host (shared memory implies it) and on the same
-// architecture; the ID includes the type's size so that, for example, a 32-bit build
-// that sees int as 4 bytes does not attach. The ID names the type by package name and
-// type name only ("plain:main.Task/24"): two different types with the same name and
-// size are not told apart, so rename or resize a type when its fields change.
+// architecture; the ID describes the layout with sizes, so that, for example, a 32-bit
+// build that sees int as 4 bytes does not attach. The ID is the layout, field names
+// included, and not the type's name ("plain2:{Name [16]uint8@0;ID int64@16}/24"): a
+// struct moved to another package or renamed still attaches, and a struct whose
+// fields changed does not.
 //
 // Plain compares bytes, not values: padding is zeroed so equal values give equal bytes,
 // but +0.0 and -0.0 differ, and a NaN equals itself, unlike ==.

@@ -22,7 +22,7 @@ func ExampleFor() {
 	v, err := c.Decode(slot[:c.FixedSize()])
 	fmt.Println(v, err)
 	// Output:
-	// plain:int64/8 8 8 true
+	// plain2:int64/8 8 8 true
 	// 42 <nil>
 }
 
@@ -38,7 +38,7 @@ func ExamplePlain() {
 	b, _ := c.Append(nil, Sample{Sensor: 7, Value: 21.5})
 	s, _ := c.Decode(b)
 	fmt.Println(c.ID(), len(b), s)
-	// Output: plain:codec_test.Sample/16 16 {7 21.5}
+	// Output: plain2:{Sensor uint32@0;Value float64@8}/16 16 {7 21.5}
 }
 
 func ExamplePlain_refused() {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -35,9 +36,15 @@ type plainEntry struct {
 // bytes leak into shared memory. Decode refuses a bool byte other than 0 or 1, and src
 // whose length is not FixedSize, with an error wrapping ErrDecode.
 //
-// The ID is "plain:" + the type's name + "/" + its size, e.g. "plain:main.Task/24".
-// The bytes are the host's in-memory representation: see the Caveats in the package
-// documentation.
+// The ID describes the layout, not the type's name: "plain2:" + the layout + "/" + the
+// size, where numbers are named by kind and size (int is int64 on a 64-bit host),
+// arrays by length and element, and structs by each field's name, layout and offset,
+// recursively. A struct Task{Name [16]byte; ID int64} has the ID
+// "plain2:{Name [16]uint8@0;ID int64@16}/24" in any package and under any name, and
+// no other layout shares it. ("plain2" is the second version of the ID; the first,
+// "plain:" + the type's name + "/" + the size, accepted unrelated types of one name
+// and refused a struct moved to another package.) The bytes are the host's in-memory
+// representation: see the Caveats in the package documentation.
 func Plain[T any]() (Codec[T], error) {
 	t := reflect.TypeFor[T]()
 	if e, ok := plainCodecs.Load(t); ok {
@@ -48,7 +55,7 @@ func Plain[T any]() (Codec[T], error) {
 	if err != nil {
 		e.err = err
 	} else {
-		e.codec = &plainCodec[T]{plainLayout: l, id: "plain:" + t.String() + "/" + strconv.Itoa(l.size)}
+		e.codec = &plainCodec[T]{plainLayout: l, id: plainID(t, l.size)}
 	}
 	actual, _ := plainCodecs.LoadOrStore(t, e)
 	return plainResult[T](actual.(plainEntry))
@@ -144,6 +151,53 @@ func plainLayoutOf(t reflect.Type) (plainLayout, error) {
 	}
 	simple := len(holes) == 0 && len(bools) == 0
 	return plainLayout{size: int(t.Size()), holes: holes, bools: bools, simple: simple}, nil
+}
+
+// plainIDVersion names the scheme of plain IDs; see Plain.
+const plainIDVersion = "plain2:"
+
+// plainID returns the ID of the plain codec of t, whose size is size.
+func plainID(t reflect.Type, size int) string {
+	var b strings.Builder
+	b.WriteString(plainIDVersion)
+	describePlain(&b, t)
+	b.WriteByte('/')
+	b.WriteString(strconv.Itoa(size))
+	return b.String()
+}
+
+// describePlain writes the layout of t, a type walkPlain accepted: what two
+// processes must agree on to share its bytes, and nothing else (no type
+// names).
+func describePlain(b *strings.Builder, t reflect.Type) {
+	bits := strconv.Itoa(int(t.Size()) * 8)
+	switch t.Kind() {
+	case reflect.Bool:
+		b.WriteString("bool")
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		b.WriteString("int" + bits)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		b.WriteString("uint" + bits)
+	case reflect.Float32, reflect.Float64:
+		b.WriteString("float" + bits)
+	case reflect.Complex64, reflect.Complex128:
+		b.WriteString("complex" + bits)
+	case reflect.Array:
+		b.WriteString("[" + strconv.Itoa(t.Len()) + "]")
+		describePlain(b, t.Elem())
+	case reflect.Struct:
+		b.WriteByte('{')
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if i > 0 {
+				b.WriteByte(';')
+			}
+			b.WriteString(f.Name + " ")
+			describePlain(b, f.Type)
+			b.WriteString("@" + strconv.Itoa(int(f.Offset)))
+		}
+		b.WriteByte('}')
+	}
 }
 
 // walkPlain returns the holes and bool spans of t, relative to its start, or an error

@@ -157,7 +157,7 @@ func TestPlainDecodeErrors(t *testing.T) {
 			t.Errorf("Decode of %d bytes: %v, want ErrDecode", n, err)
 		}
 	}
-	if _, err := c.Decode(nil); err == nil || err.Error() != "codec: decode plain:int64/8: want 8 bytes, got 0" {
+	if _, err := c.Decode(nil); err == nil || err.Error() != "codec: decode plain2:int64/8: want 8 bytes, got 0" {
 		t.Errorf("unexpected message: %v", err)
 	}
 

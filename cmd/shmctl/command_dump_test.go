@@ -42,7 +42,7 @@ func TestDump(t *testing.T) {
 	for obj, wants := range map[string][]string{
 		"jobs":   {`0	"resize img-1"`, `2	"send mail"`, "(3 items, raw-string)"},
 		"events": {`{"kind":"login","n":1}`},
-		"undo":   {"2\t30", "0\t10", "plain:int64/8"},
+		"undo":   {"2\t30", "0\t10", "plain2:int64/8"},
 		"config": {`"mode"	"fast"`, `"limits"	{"cpu":2,"mem":"1G"}`, "cbor:interface {}"},
 		"flags":  {"3\n64\n", "(2 bits set"},
 		"temps":  {"0\t21.5", "3\t-4", "float64"},

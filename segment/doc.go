@@ -14,6 +14,28 @@
 // Named segments live in /dev/shm; CreateFile and OpenFile place one on any
 // file system instead. Segments are created with mode 0600; Mode widens it.
 //
+// # The user API and the toolkit
+//
+// Users of the structures need only: Create, Open, OpenOrCreate (and their
+// File and Anonymous forms, Pass and Inherited), Close, Remove, Stats,
+// Objects, Recover, and the options (Mode, ProcessSlots, ReadOnly, ...).
+//
+// The rest is a toolkit for structure authors, the code that implements a
+// queue or a map in a segment:
+//
+//   - memory: Heap, At, Slice, Bytes and InBounds turn offsets read from
+//     shared memory into checked Go views (every offset is untrusted);
+//     StoreRelease is the store that publishes what was written before it;
+//   - objects: FindOrCreate, Lookup, ObjectAt and Delete manage named
+//     objects in the directory, with their kind, version and parameters;
+//   - crashes: BeginIntent and its Intent record an operation in flight;
+//     RegisterRepair and RegisterRecoveryHook say how to finish or undo
+//     one for a dead process; Slot, Alive and Processes tell who is alive;
+//   - faults: Catch turns a SIGBUS in a truncated file into ErrTruncated;
+//     UnguardedReads, Lost and LostErr let hot reads skip the guard;
+//   - waits: Wait, WaitAtMost and Wake are futex waits on shared words;
+//   - ProcHint spreads goroutines of one process over per-P shared words.
+//
 // # Liveness and repair
 //
 // Each open Segment takes a slot in the segment's process registry and holds

@@ -158,6 +158,15 @@ func Open(name string, opts ...Option) (*Segment, error) {
 // processes call it at once, one creates and the others attach once the
 // segment is fully initialised; if a creator died halfway, a caller takes
 // over and initialises it.
+//
+// Errors, each a sentinel for errors.Is: ErrInvalidName for a name that is
+// not "/" plus up to 255 bytes without a slash or NUL; ErrInvalidSize for a
+// size out of range; ErrNoSpace when /dev/shm cannot back the pages (a
+// container's --shm-size); ErrForeign for a file that is not a posixshm
+// segment; ErrVersion for another layout version or word size; ErrCorrupt
+// for a header whose checksum or geometry is wrong; ErrNotReady when a
+// creator is still initialising past InitTimeout; ErrRegistryFull when
+// every process slot is taken.
 func OpenOrCreate(name string, size int64, opts ...Option) (*Segment, error) {
 	if err := checkSegmentName(name); err != nil {
 		return nil, err

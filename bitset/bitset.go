@@ -1,6 +1,7 @@
 package bitset
 
 import (
+	"errors"
 	"fmt"
 	"iter"
 	"math/bits"
@@ -22,7 +23,18 @@ import (
 // operation on one 64-bit word, sequentially consistent like sync/atomic: of
 // any processes racing TestAndSet on one bit, exactly one sees false. A
 // process killed mid-call has either done the operation or not; there is
-// nothing half done to repair, so the bitset needs no intent records.
+// nothing half done to repair, so the bitset needs no intent records. But a
+// bit set by TestAndSet has no owner: if the process that claimed it dies,
+// nobody can tell that the bit is free again.
+//
+// A bitset created with the Owned option also records an owner for each
+// bit claimed with ClaimOwned or ClaimAnyOwned: the claiming attachment's
+// registry slot and generation. ReleaseOwned gives the bit back, and when
+// the owner's process dies, segment recovery (Segment.Recover, which Open
+// also runs) releases every bit it held, at whatever instruction it was
+// killed. Of processes racing ClaimOwned on one free bit exactly one wins,
+// and a ClaimOwned that returns true synchronizes after the ReleaseOwned
+// (or recovery) that freed the bit.
 //
 // The operations over the whole set (Count, Any, All, None, NextSet,
 // NextClear, Ones, SetAll, ClearAll, And, Or, Xor, AndNot) visit the words
@@ -39,6 +51,11 @@ type Bitset struct {
 	tail  uint64          // mask of the valid bits of the last word
 	name  string
 	seg   *segment.Segment // for the fault guard of And, Or, AndNot, Xor
+
+	// Owners (nil, nil, 0 in a plain bitset; see owned.go).
+	owners []atomic.Uint64 // len(owners) = n: bit i's owner word
+	ctrs   *counters       // the block's counters line
+	me     uint64          // stamp of this handle's attachment; 0 if it cannot own (read-only)
 }
 
 // New returns the bitset called name in seg, creating it with size bits, all
@@ -46,10 +63,15 @@ type Bitset struct {
 // creates it and the others attach to it once it is complete.
 //
 // Size 0 attaches to an existing bitset of any size, like Open. A bitset
-// that exists with another size is an ErrMismatch naming both sizes; a size
+// that exists with another size, or with owners when Owned was not given
+// (or the other way round), is an ErrMismatch naming both sides; a size
 // below 0 or above MaxLen is an ErrInvalidSize. The bits live in seg's heap,
 // managed by the alloc module.
-func New(seg *segment.Segment, name string, size int) (*Bitset, error) {
+func New(seg *segment.Segment, name string, size int, opts ...Option) (*Bitset, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if size < 0 || size > MaxLen {
 		return nil, fmt.Errorf("%w: bitset %q: size %d is outside [1, %d]", ErrInvalidSize, name, size, MaxLen)
 	}
@@ -57,6 +79,9 @@ func New(seg *segment.Segment, name string, size int) (*Bitset, error) {
 		b, err := Open(seg, name)
 		if err != nil {
 			return nil, fmt.Errorf("bitset: New(%q, 0) attaches only: %w", name, err)
+		}
+		if o.owned && b.owners == nil {
+			return nil, fmt.Errorf("%w: bitset %q: want one with owners, found %d bits %s", ErrMismatch, name, b.n, describeVersion(LayoutVersion))
 		}
 		return b, nil
 	}
@@ -71,9 +96,18 @@ func New(seg *segment.Segment, name string, size int) (*Bitset, error) {
 		Params:  [4]uint64{n},
 		Size:    blockSize(n),
 	}
+	if o.owned {
+		spec.Version, spec.Size = OwnedLayoutVersion, ownedBlockSize(n)
+	}
 	obj, created, err := seg.FindOrCreate(name, spec, heap, func(obj segment.Object) error {
-		return initBlock(seg, obj, n)
+		return initBlock(seg, obj, n, spec.Version)
 	})
+	if errors.Is(err, ErrMismatch) {
+		// Name both sides in terms of owners, not only of layout versions.
+		if found, lerr := seg.Lookup(name); lerr == nil && found.Kind == segment.KindBitset && knownVersion(found.Version) {
+			return nil, fmt.Errorf("%w: bitset %q: want %d bits %s, found %d bits %s", ErrMismatch, name, n, describeVersion(spec.Version), found.Params[0], describeVersion(found.Version))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("bitset %q: %w", name, err)
 	}
@@ -83,9 +117,19 @@ func New(seg *segment.Segment, name string, size int) (*Bitset, error) {
 	return attach(seg, obj)
 }
 
-// Open attaches to the existing bitset called name in seg. It is
-// ErrNotFound if there is none and ErrMismatch if the object is not a
-// bitset of this layout version.
+func knownVersion(v uint32) bool { return v == LayoutVersion || v == OwnedLayoutVersion }
+
+// describeVersion says what a known layout version holds, for errors.
+func describeVersion(v uint32) string {
+	if v == OwnedLayoutVersion {
+		return fmt.Sprintf("with owners (layout v%d)", v)
+	}
+	return fmt.Sprintf("without owners (layout v%d)", v)
+}
+
+// Open attaches to the existing bitset called name in seg, with owners or
+// without. It is ErrNotFound if there is none and ErrMismatch if the object
+// is not a bitset of a layout version this package reads.
 func Open(seg *segment.Segment, name string) (*Bitset, error) {
 	obj, err := seg.Lookup(name)
 	if err != nil {
@@ -94,20 +138,32 @@ func Open(seg *segment.Segment, name string) (*Bitset, error) {
 	return attach(seg, obj)
 }
 
-// initBlock writes a new bitset's header and clears its words. It runs
-// inside FindOrCreate, before any other process can see the object; the
-// heap does not zero blocks.
-func initBlock(seg *segment.Segment, obj segment.Object, n uint64) error {
+// initBlock writes a new bitset's header and clears its words (and, with
+// owners, its counters and owner words). It runs inside FindOrCreate,
+// before any other process can see the object; the heap does not zero
+// blocks.
+func initBlock(seg *segment.Segment, obj segment.Object, n uint64, version uint32) error {
 	h, err := segment.At[header](seg, obj.Offset)
 	if err != nil {
 		return err
 	}
-	words, err := segment.Slice[uint64](seg, obj.Offset+headerSize, int(wordsFor(n)))
+	bitsAt, end := uint64(headerSize), blockSize(n)
+	if version == OwnedLayoutVersion {
+		bitsAt, end = ownedBitsOff, ownedBlockSize(n)
+	}
+	words, err := segment.Slice[uint64](seg, obj.Offset+segment.Offset(bitsAt), int(end-bitsAt)/8)
 	if err != nil {
 		return err
 	}
-	clear(words)
-	*h = header{magic: Magic, version: LayoutVersion, length: n, nwords: wordsFor(n)}
+	clear(words) // the bits; with owners also the padding and the owner words
+	if version == OwnedLayoutVersion {
+		c, err := segment.At[counters](seg, obj.Offset+headerSize)
+		if err != nil {
+			return err
+		}
+		*c = counters{}
+	}
+	*h = header{magic: Magic, version: version, length: n, nwords: wordsFor(n)}
 	return nil
 }
 
@@ -115,9 +171,10 @@ func initBlock(seg *segment.Segment, obj segment.Object, n uint64) error {
 // Each header field is read once and only the checked copy is used.
 func attach(seg *segment.Segment, obj segment.Object) (_ *Bitset, err error) {
 	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // reads the header
-	if obj.Kind != segment.KindBitset || obj.Version != LayoutVersion {
-		return nil, fmt.Errorf("%w: object %q: want %v v%d, found %v v%d", ErrMismatch, obj.Name, segment.KindBitset, LayoutVersion, obj.Kind, obj.Version)
+	if obj.Kind != segment.KindBitset || !knownVersion(obj.Version) {
+		return nil, fmt.Errorf("%w: object %q: want %v v%d or v%d, found %v v%d", ErrMismatch, obj.Name, segment.KindBitset, LayoutVersion, OwnedLayoutVersion, obj.Kind, obj.Version)
 	}
+	owned := obj.Version == OwnedLayoutVersion
 	if obj.Size < headerSize {
 		return nil, fmt.Errorf("%w: bitset %q: block of %d bytes is smaller than its %d-byte header", ErrCorrupt, obj.Name, obj.Size, headerSize)
 	}
@@ -129,26 +186,39 @@ func attach(seg *segment.Segment, obj segment.Object) (_ *Bitset, err error) {
 	switch {
 	case magic != Magic:
 		return nil, fmt.Errorf("%w: bitset %q: magic %#x, want %#x", ErrCorrupt, obj.Name, magic, Magic)
-	case version != LayoutVersion:
-		return nil, fmt.Errorf("%w: bitset %q: header says layout v%d, directory says v%d", ErrCorrupt, obj.Name, version, LayoutVersion)
+	case version != obj.Version:
+		return nil, fmt.Errorf("%w: bitset %q: header says layout v%d, directory says v%d", ErrCorrupt, obj.Name, version, obj.Version)
 	case n != obj.Params[0]:
 		return nil, fmt.Errorf("%w: bitset %q: header says %d bits, directory says %d", ErrCorrupt, obj.Name, n, obj.Params[0])
 	case n == 0 || n > MaxLen:
 		return nil, fmt.Errorf("%w: bitset %q: length %d is outside [1, %d]", ErrCorrupt, obj.Name, n, MaxLen)
 	case nwords != wordsFor(n):
 		return nil, fmt.Errorf("%w: bitset %q: %d words for %d bits, want %d", ErrCorrupt, obj.Name, nwords, n, wordsFor(n))
-	case nwords > (obj.Size-headerSize)/8:
-		return nil, fmt.Errorf("%w: bitset %q: %d bits do not fit its %d-byte block", ErrCorrupt, obj.Name, n, obj.Size)
+	case !owned && nwords > (obj.Size-headerSize)/8,
+		owned && obj.Size < ownedBlockSize(n):
+		return nil, fmt.Errorf("%w: bitset %q: %d bits %s do not fit its %d-byte block", ErrCorrupt, obj.Name, n, describeVersion(version), obj.Size)
 	}
-	words, err := segment.Slice[atomic.Uint64](seg, obj.Offset+headerSize, int(nwords))
-	if err != nil {
+	b := &Bitset{bound: make([]struct{}, n), n: n, tail: ^uint64(0), name: obj.Name, seg: seg}
+	if r := n % wordBits; r != 0 {
+		b.tail = 1<<r - 1
+	}
+	bitsAt := segment.Offset(headerSize)
+	if owned {
+		bitsAt = ownedBitsOff
+		if b.ctrs, err = segment.At[counters](seg, obj.Offset+headerSize); err != nil {
+			return nil, fmt.Errorf("bitset %q: %w", obj.Name, err)
+		}
+		if b.owners, err = segment.Slice[atomic.Uint64](seg, obj.Offset+segment.Offset(ownersOff(n)), int(n)); err != nil {
+			return nil, fmt.Errorf("bitset %q: %w", obj.Name, err)
+		}
+		if slot, gen := seg.Slot(); slot >= 0 && seg.Writable() {
+			b.me = stamp(slot, gen)
+		}
+	}
+	if b.words, err = segment.Slice[atomic.Uint64](seg, obj.Offset+bitsAt, int(nwords)); err != nil {
 		return nil, fmt.Errorf("bitset %q: %w", obj.Name, err)
 	}
-	tail := ^uint64(0)
-	if r := n % wordBits; r != 0 {
-		tail = 1<<r - 1
-	}
-	return &Bitset{words: words, bound: make([]struct{}, n), n: n, tail: tail, name: obj.Name, seg: seg}, nil
+	return b, nil
 }
 
 // Name returns the bitset's name in its segment.

@@ -14,7 +14,25 @@
 // instruction on one 64-bit word: as fast as sync/atomic on Go memory, and
 // safe against a process killed at any instruction, since a single-word
 // atomic either happened or did not. That is why the bitset keeps no intent
-// records and needs no repair.
+// records.
+//
+// # Claims with owners
+//
+// A bit claimed with TestAndSet belongs to nobody in particular: if the
+// claiming process dies, the bit stays set. For slot allocators and lock
+// tables, create the bitset with the Owned option: it keeps an owner word
+// per bit, and ClaimOwned, ClaimAnyOwned and ReleaseOwned record which
+// process attachment holds each bit.
+//
+//	slots, err := bitset.New(seg, "workers", 64, bitset.Owned())
+//	i, err := slots.ClaimAnyOwned() // ErrFull when every bit is held
+//	defer slots.ReleaseOwned(i)
+//
+// When a process dies, segment recovery (Segment.Recover, also run by
+// every Open) releases every bit it owned, whatever instruction it was
+// killed at; repair.go gives the argument. ReleaseOrphans releases bits
+// whose owner closed its handle without releasing them. Owners iterates
+// the owned bits with their owners, and Stats counts them.
 //
 // # Caveats
 //
@@ -40,6 +58,19 @@
 //     return zeros instead of faulting, and seg.Lost() reports the loss;
 //     writes still fault. Anonymous segments are sealed and cannot be
 //     truncated.
+//   - Owned claims cover bits used only through ClaimOwned, ClaimAnyOwned
+//     and ReleaseOwned. The plain writes (Set, TestAndSet, Flip, SetAll,
+//     Or, Xor, ...) still work on an owned bitset but record no owner: a
+//     bit they set is never released by recovery and fails ClaimOwned, and
+//     a claimer killed while it finds such a bit set may have it cleared
+//     by recovery. Keep them to bits the owned operations do not use.
+//   - Recovery releases owned bits only in processes that link this
+//     package (its recovery hook registers at init). A dead process's slot
+//     recovered by a program that does not import bitset, or a handle
+//     closed while holding bits, leaves them to ReleaseOrphans (or to a
+//     ClaimAnyOwned that finds the bitset full).
+//   - Ownership is per segment handle (attachment), not per goroutine:
+//     any goroutine of the owning process may release the bit.
 //   - Shared memory is untrusted: the header is checked on attach (magic,
 //     version, length against the directory entry and the block size), and
 //     bits a peer sets past Len are ignored. A peer can still set or clear

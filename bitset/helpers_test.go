@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/posixshm/posixshm/alloc/alloctest"
+	"github.com/posixshm/posixshm/bitset"
 	"github.com/posixshm/posixshm/segment"
 )
 
@@ -31,4 +32,27 @@ func mustPanic(t *testing.T, what string, fn func()) {
 		}
 	}()
 	fn()
+}
+
+// mustClaim claims bit i of an owned bitset, or fails the test.
+func mustClaim(t *testing.T, b *bitset.Bitset, i int) {
+	t.Helper()
+	if ok, err := b.ClaimOwned(i); !ok || err != nil {
+		t.Fatalf("ClaimOwned(%d) = %v, %v", i, ok, err)
+	}
+}
+
+// ownerWords returns the owner words of the owned bitset of n bits called
+// name, raw.
+func ownerWords(tb testing.TB, seg *segment.Segment, name string, n int) []uint64 {
+	tb.Helper()
+	obj, err := seg.Lookup(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	words, err := segment.Slice[uint64](seg, obj.Offset+segment.Offset(bitset.OwnersOff(n)), n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return words
 }

@@ -42,6 +42,21 @@ func mustClaim(t *testing.T, b *bitset.Bitset, i int) {
 	}
 }
 
+// blockBytes returns the bytes of the block of the object called name, for
+// tests that read or corrupt them as a peer could.
+func blockBytes(tb testing.TB, seg *segment.Segment, name string) []byte {
+	tb.Helper()
+	obj, err := seg.Lookup(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	block, err := seg.Bytes(obj.Offset, obj.Size)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return block
+}
+
 // ownerWords returns the owner words of the owned bitset of n bits called
 // name, raw.
 func ownerWords(tb testing.TB, seg *segment.Segment, name string, n int) []uint64 {

@@ -18,7 +18,11 @@ import (
 // Benchmarks are not tests: nothing here asserts a timing.
 
 // pair runs plain(b.N) untimed, then shm(b.N) timed, and reports both.
-func pair(b *testing.B, plain, shm func(n int)) {
+func pair(b *testing.B, plain, shm func(n int)) { pairAs(b, "plain", plain, shm) }
+
+// pairAs is pair with another name for the twin: the metrics are
+// twin-ns/op and x-twin.
+func pairAs(b *testing.B, twin string, plain, shm func(n int)) {
 	b.StopTimer()
 	t0 := time.Now()
 	plain(b.N)
@@ -26,9 +30,9 @@ func pair(b *testing.B, plain, shm func(n int)) {
 	b.StartTimer()
 	shm(b.N)
 	b.StopTimer()
-	b.ReportMetric(float64(p.Nanoseconds())/float64(b.N), "plain-ns/op")
+	b.ReportMetric(float64(p.Nanoseconds())/float64(b.N), twin+"-ns/op")
 	if p > 0 {
-		b.ReportMetric(float64(b.Elapsed())/float64(p), "x-plain")
+		b.ReportMetric(float64(b.Elapsed())/float64(p), "x-"+twin)
 	}
 }
 
@@ -120,5 +124,78 @@ func BenchmarkCount(b *testing.B) {
 	})
 	if sinkInt != (benchBits+2)/3 {
 		b.Fatalf("Count %d", sinkInt)
+	}
+}
+
+// benchOwned returns a plain and an owned bitset of benchBits bits in one
+// segment.
+func benchOwned(b *testing.B) (plain, owned *bitset.Bitset) {
+	seg := newSeg(b, 4<<20)
+	plain, err := bitset.New(seg, "plain", benchBits)
+	if err != nil {
+		b.Fatal(err)
+	}
+	owned, err = bitset.New(seg, "owned", benchBits, bitset.Owned())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return plain, owned
+}
+
+// BenchmarkClaimOwnedRelease times a ClaimOwned+ReleaseOwned pair (one op)
+// on an owned bitset beside its unowned twin, a TestAndSet+Clear pair on a
+// plain bitset of the same segment (tas-clear-ns/op), in the same run.
+func BenchmarkClaimOwnedRelease(b *testing.B) {
+	plain, owned := benchOwned(b)
+	pairAs(b, "tas-clear", func(n int) {
+		r := false
+		for k := range n {
+			i := int(uint(k*7) % benchBits)
+			r = r != plain.TestAndSet(i)
+			plain.Clear(i)
+		}
+		sink = r
+	}, func(n int) {
+		r := false
+		for k := range n {
+			i := int(uint(k*7) % benchBits)
+			ok, _ := owned.ClaimOwned(i)
+			r = r != ok
+			owned.ReleaseOwned(i)
+		}
+		sink = r
+	})
+	if _, ok := owned.Owner(0); ok {
+		b.Fatal("bit 0 still owned")
+	}
+}
+
+// BenchmarkClaimAnyOwnedRelease times a slot allocator's round trip,
+// ClaimAnyOwned+ReleaseOwned with the first 100 bits held, beside
+// NextClear+TestAndSet+Clear on a plain bitset in the same state.
+func BenchmarkClaimAnyOwnedRelease(b *testing.B) {
+	plain, owned := benchOwned(b)
+	for i := range 100 {
+		plain.Set(i)
+		if ok, err := owned.ClaimOwned(i); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+	pairAs(b, "nextclear-tas-clear", func(n int) {
+		for range n {
+			i, _ := plain.NextClear(0)
+			plain.TestAndSet(i)
+			plain.Clear(i)
+			sinkInt = i
+		}
+	}, func(n int) {
+		for range n {
+			i, _ := owned.ClaimAnyOwned()
+			owned.ReleaseOwned(i)
+			sinkInt = i
+		}
+	})
+	if sinkInt != 100 {
+		b.Fatalf("claimed bit %d, want 100", sinkInt)
 	}
 }

@@ -1,6 +1,7 @@
 package bitset_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -44,4 +45,61 @@ func Example() {
 	// count: 3
 	// set: [3 7 999]
 	// next free from 3: 4 true
+}
+
+// A slot allocator: each worker process claims a slot with an owner, so
+// that when a worker dies, segment recovery (Segment.Recover, which every
+// Open runs too) gives its slot back.
+func ExampleBitset_ClaimAnyOwned() {
+	name := fmt.Sprintf("/example-bitset-owned-%d-%x", os.Getpid(), rand.Uint64())
+	seg, err := segment.OpenOrCreate(name, 1<<20)
+	if err != nil {
+		panic(err)
+	}
+	defer segment.Remove(name)
+	defer seg.Close()
+
+	slots, err := bitset.New(seg, "worker-slots", 4, bitset.Owned())
+	if err != nil {
+		panic(err)
+	}
+	for range 5 {
+		i, err := slots.ClaimAnyOwned()
+		if errors.Is(err, bitset.ErrFull) {
+			fmt.Println("no free slot")
+			break
+		}
+		owner, _ := slots.Owner(i)
+		mySlot, myGen := seg.Slot()
+		fmt.Println("claimed slot", i, "owned by this process:", owner == bitset.Owner{Slot: mySlot, Gen: myGen})
+	}
+	if err := slots.ReleaseOwned(2); err != nil {
+		panic(err)
+	}
+	i, _ := slots.ClaimAnyOwned()
+	fmt.Println("after releasing slot 2, claimed slot", i)
+	fmt.Println("release slot 2:", slots.ReleaseOwned(2))
+	fmt.Println("release it again is ErrNotOwner:", errors.Is(slots.ReleaseOwned(2), bitset.ErrNotOwner))
+
+	// What a supervisor checks after a worker died: recovery leaves no bit
+	// owned by a process that is gone.
+	if _, err := seg.Recover(); err != nil {
+		panic(err)
+	}
+	for i, o := range slots.Owners() {
+		if !seg.Alive(o.Slot, o.Gen) {
+			fmt.Println("slot", i, "owned by a dead process")
+		}
+	}
+	fmt.Printf("%+v\n", slots.Stats())
+	// Output:
+	// claimed slot 0 owned by this process: true
+	// claimed slot 1 owned by this process: true
+	// claimed slot 2 owned by this process: true
+	// claimed slot 3 owned by this process: true
+	// no free slot
+	// after releasing slot 2, claimed slot 2
+	// release slot 2: <nil>
+	// release it again is ErrNotOwner: true
+	// {Len:4 Set:3 Owned:3 Released:0}
 }

@@ -78,6 +78,15 @@ func describe(seg *segment.Segment, obj segment.Object) objectInfo {
 		}
 		oi.Capacity, oi.Length = b.Len(), b.Count()
 		oi.Detail = "length is the number of set bits"
+		if b.HasOwners() {
+			st, dead := b.Stats(), 0
+			for _, o := range b.Owners() {
+				if !seg.Alive(o.Slot, o.Gen) {
+					dead++
+				}
+			}
+			oi.Detail += fmt.Sprintf("; %d owned (%d by attachments not alive), %d released from owners that were gone", st.Owned, dead, st.Released)
+		}
 	case segment.KindArray:
 		n, et, err := arrayShape(seg, obj)
 		if err != nil {

@@ -52,10 +52,10 @@ func TestAllocFreeReuse(t *testing.T) {
 		if err := a.Free(off); err != nil {
 			t.Fatal(err)
 		}
-		// Freed blocks are reused: allocating and freeing the size many
-		// times claims no more chunks (each Alloc takes a free block from
-		// one of the class's lists before it carves).
-		chunks := a.Stats().ChunksUsed
+		// Freed memory is reused: allocating and freeing the size many
+		// times takes no fresh chunk (a free block of the class, or a
+		// chunk back in the pool, serves each Alloc).
+		chunks := a.Stats().ChunksHigh
 		for range 1000 {
 			again, err := a.Alloc(n)
 			if err != nil {
@@ -65,8 +65,8 @@ func TestAllocFreeReuse(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if now := a.Stats().ChunksUsed; now != chunks {
-			t.Errorf("Alloc(%d)+Free 1000 times: chunks in use %d -> %d; freed blocks are not reused", n, chunks, now)
+		if now := a.Stats().ChunksHigh; now != chunks {
+			t.Errorf("Alloc(%d)+Free 1000 times: fresh chunks %d -> %d; freed memory is not reused", n, chunks, now)
 		}
 	}
 	st := a.Stats()
@@ -75,11 +75,10 @@ func TestAllocFreeReuse(t *testing.T) {
 	}
 }
 
-// TestReuseAcrossHomeLists: each attachment starts on its own free list of
-// a size class, but blocks freed on one attachment's list serve another's
-// allocations before any fresh chunk is carved, so processes with
-// different home lists never grow the heap while free blocks of the size
-// exist.
+// TestReuseAcrossHomeLists: each attachment starts on its own chunk of a
+// size class, but memory freed by one attachment serves another's
+// allocations before any fresh chunk is taken, so processes with different
+// home shards never grow the heap while freed memory exists.
 func TestReuseAcrossHomeLists(t *testing.T) {
 	a, s := newAllocator(t, 4<<20)
 	others := []*alloc.Allocator{a}
@@ -104,7 +103,7 @@ func TestReuseAcrossHomeLists(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	chunks := a.Stats().ChunksUsed
+	chunks := a.Stats().ChunksHigh
 	for i, b := range others[1:] {
 		got := make([]segment.Offset, 0, n)
 		for range n {
@@ -114,8 +113,8 @@ func TestReuseAcrossHomeLists(t *testing.T) {
 			}
 			got = append(got, off)
 		}
-		if now := b.Stats().ChunksUsed; now != chunks {
-			t.Fatalf("attachment %d carved %d new chunks while %d freed blocks of the size were listed", i+1, now-chunks, n)
+		if now := b.Stats().ChunksHigh; now != chunks {
+			t.Fatalf("attachment %d took %d chunks of fresh memory while %d freed blocks' chunks were free", i+1, now-chunks, n)
 		}
 		for _, off := range got {
 			if err := b.Free(off); err != nil {
@@ -277,5 +276,52 @@ func TestPublishAndViews(t *testing.T) {
 	r := a.Check()
 	if r.Published != 0 || r.Free != r.OnLists {
 		t.Fatalf("check: %+v", r)
+	}
+}
+
+// TestFreedMemoryServesEverySize is the fragmentation cliff of issue 15:
+// fill a 16 MiB heap with 64-byte blocks until it is full, free them all,
+// and the heap must then hold (nearly) as many 4 KiB and 64 KiB blocks as
+// a fresh one. Chunks whose blocks are all free go back to the pool, where
+// any size takes them.
+func TestFreedMemoryServesEverySize(t *testing.T) {
+	const size = 16 << 20
+	fill := func(a *alloc.Allocator, n uint64) []segment.Offset {
+		var offs []segment.Offset
+		for {
+			off, err := a.Alloc(n)
+			if errors.Is(err, alloc.ErrOutOfMemory) {
+				return offs
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			offs = append(offs, off)
+		}
+	}
+	free := func(a *alloc.Allocator, offs []segment.Offset) {
+		for _, off := range offs {
+			if err := a.Free(off); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, n := range []uint64{4 << 10, 64 << 10} {
+		fresh, _ := newAllocator(t, size)
+		want := fill(fresh, n)
+		free(fresh, want)
+
+		a, _ := newAllocator(t, size)
+		small := fill(a, 64)
+		free(a, small)
+		got := fill(a, n)
+		free(a, got)
+		t.Logf("%d-byte blocks: %d after filling with %d 64-byte blocks and freeing them, %d in a fresh heap", n, len(got), len(small), len(want))
+		if len(got)*10 < len(want)*9 {
+			t.Errorf("%d-byte blocks: %d after the 64-byte fill was freed, a fresh heap holds %d: below 90%%", n, len(got), len(want))
+		}
+		if st := a.Stats(); st.UsedBytes != 0 {
+			t.Errorf("after freeing everything %d bytes in use", st.UsedBytes)
+		}
 	}
 }

@@ -11,21 +11,31 @@ const numClasses = 128
 type classInfo struct {
 	size   uint64 // block size in bytes, header included
 	chunks uint64 // for large classes, chunks per block; 0 for small
+	blocks uint64 // for small classes, blocks per chunk: chunkSize / size
+	inv    uint64 // for small classes, ceil(2^32 / size): x*inv>>32 is x/size for every x below chunkSize
 }
+
+// index returns which block of a chunk of this small class starts at byte
+// rel of the chunk (rel < chunkSize): rel / size without a division, which
+// cost Free several ns.
+func (c classInfo) index(rel uint64) uint64 { return rel * c.inv >> 32 }
 
 var classes, numSmall = buildClasses()
 
 func buildClasses() ([]classInfo, int) {
 	var cs []classInfo
+	small := func(size uint64) classInfo {
+		return classInfo{size: size, blocks: chunkSize / size, inv: (1<<32 + size - 1) / size}
+	}
 	for _, s := range []uint64{32, 48, 64, 80, 96, 112, 128} {
-		cs = append(cs, classInfo{size: s})
+		cs = append(cs, small(s))
 	}
 	for base := uint64(128); base < maxSmallBlock; base *= 2 {
 		for q := uint64(1); q <= 4; q++ {
-			cs = append(cs, classInfo{size: base + base*q/4})
+			cs = append(cs, small(base+base*q/4))
 		}
 	}
-	small := len(cs)
+	nSmall := len(cs)
 	for _, n := range []uint64{1, 2, 3, 4} {
 		cs = append(cs, classInfo{size: n * chunkSize, chunks: n})
 	}
@@ -35,7 +45,7 @@ func buildClasses() ([]classInfo, int) {
 			cs = append(cs, classInfo{size: n * chunkSize, chunks: n})
 		}
 	}
-	return cs, small
+	return cs, nSmall
 }
 
 // classFor returns the smallest class whose blocks hold total bytes

@@ -28,9 +28,11 @@ const (
 	// and of the heap's own header inside it (alloc/layout.go). A segment
 	// with another version is refused with ErrVersion.
 	//
-	// Version 2: the heap header grew from 128 to 345 free lists (sharded
-	// small classes), which moved the chunk table and the chunks.
-	LayoutVersion uint32 = 2
+	// Version 3: the allocator keeps a free bitmap per chunk, a claimed bit
+	// per chunk and in-flight records per registry slot instead of free
+	// lists (alloc/layout.go), so chunks go back to the pool and a killed
+	// process leaks nothing. Version 2 had 345 free lists; version 1, 128.
+	LayoutVersion uint32 = 3
 
 	byteOrderMark  uint32 = 0x01020304
 	headerSize            = 4096

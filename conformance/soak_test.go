@@ -59,13 +59,13 @@ func runLength(t *testing.T, flagValue time.Duration, env string, def, short tim
 }
 
 // soakRoles: scenario and lineage count. Two cores run all of them, so the
-// mix is small: 12 processes.
+// mix is small: 14 processes.
 var soakRoles = []struct {
 	scenario string
 	n        int
 }{
 	{"soak-qprod", 2}, {"soak-qcons", 1}, {"soak-stack", 2}, {"soak-mapw", 2},
-	{"soak-mapr", 1}, {"soak-bits", 2}, {"soak-count", 2},
+	{"soak-mapr", 1}, {"soak-bits", 2}, {"soak-count", 2}, {"soak-obits", 2},
 }
 
 // soakLineage is one logical worker and its incarnations.
@@ -179,6 +179,10 @@ func TestSoak(t *testing.T) {
 	if _, err := bitset.New(seg, "soak-b", soakBits); err != nil {
 		t.Fatal(err)
 	}
+	owned, err := bitset.New(seg, "soak-ob", soakOwnBits, bitset.Owned())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := array.New[uint64](seg, "soak-a", nCount+1); err != nil {
 		t.Fatal(err)
 	}
@@ -232,6 +236,12 @@ func TestSoak(t *testing.T) {
 			if len(rep.Errors) > 0 || rep.Unhandled > 0 {
 				t.Errorf("Recover after killing %s lineage %d: %+v", l.role, l.idx, rep)
 			}
+			// Exact after every kill: no bit is owned by a dead process.
+			for i, o := range owned.Owners() {
+				if !seg.Alive(o.Slot, o.Gen) {
+					t.Errorf("after killing %s lineage %d and recovering: bit %d owned by dead attachment %d/%d", l.role, l.idx, i, o.Slot, o.Gen)
+				}
+			}
 			s.recover.DeadProcesses += rep.DeadProcesses
 			s.recover.Intents += rep.Intents
 			s.recover.Reclaimed += rep.Reclaimed
@@ -246,11 +256,11 @@ func TestSoak(t *testing.T) {
 	if rep, err := seg.Recover(); err != nil || len(rep.Errors) > 0 {
 		t.Fatalf("final Recover: %+v %v", rep, err)
 	}
-	s.check(al, objects, nMapW, nCount, time.Since(began), maxRecover)
+	s.check(al, owned, objects, nMapW, nCount, time.Since(began), maxRecover)
 }
 
 // check verifies the global invariants and prints the summary.
-func (s *soakSupervisor) check(al *alloc.Allocator, objects, nMapW, nCount int, elapsed, maxRecover time.Duration) {
+func (s *soakSupervisor) check(al *alloc.Allocator, owned *bitset.Bitset, objects, nMapW, nCount int, elapsed, maxRecover time.Duration) {
 	t, seg := s.t, s.seg
 	sum := func(role string, f func(p soakProg) uint64) (total uint64, kills int) {
 		for _, l := range s.lin {
@@ -446,41 +456,43 @@ func (s *soakSupervisor) check(al *alloc.Allocator, objects, nMapW, nCount int, 
 	for _, l := range s.lin {
 		kills += l.kills
 	}
-	rep := al.Check()
-	// A process killed inside Alloc or Free (between the block's state CAS,
-	// the list CAS and the counter add) can leave a free block on no list
-	// and a class counter off by one: documented windows, each bounded by
-	// one per kill.
-	leakedFree, drift, other := 0, 0, []string{}
-	for _, p := range rep.Problems {
-		var class int
-		var counted uint64
-		var held int64
-		switch {
-		case strings.Contains(p, "on no free list"):
-			leakedFree++
-		case func() bool {
-			n, _ := fmt.Sscanf(p, "class %d: counters say %d blocks in use, the heap holds %d", &class, &counted, &held)
-			return n == 3
-		}():
-			d := int64(counted) - held
-			drift += int(max(d, -d))
-		default:
-			other = append(other, p)
+	// Owned bits: every claimer released what it held at its deadline,
+	// and recovery released what each killed one held.
+	var kOB int
+	for _, l := range s.lin {
+		if l.role == "soak-obits" {
+			kOB += l.kills
 		}
 	}
-	if len(other) > 0 {
-		t.Errorf("alloc.Check: %v", other)
+	obs := owned.Stats()
+	if obs.Set != 0 || obs.Owned != 0 {
+		t.Errorf("bitset with owners: %d bits set, %d owned at the end, want 0 (claimers released theirs, recovery the dead ones'): %+v", obs.Set, obs.Owned, obs)
 	}
-	leaked := rep.Published - objects
+	say("bitset with owners: %d bits released by recovery from %d killed claimers; none owned by a dead process after any kill, none left at the end", obs.Released, kOB)
+
+	// Allocator: exact. With the queue and stack drained and the map
+	// cleared, only the objects' own blocks stay published; the heap walk
+	// finds no leaked block, no step left half done, and bitmaps that
+	// agree with every block's state.
+	rep := al.Check()
+	if len(rep.Problems) > 0 {
+		t.Errorf("alloc.Check: %v", rep.Problems)
+	}
 	if rep.Owned != 0 {
 		t.Errorf("alloc: %d blocks owned by no live process after recovery", rep.Owned)
 	}
-	if leaked < 0 || leaked+leakedFree+drift+rep.LostChunks > kills {
-		t.Errorf("alloc: %d published blocks leaked, %d free blocks off the lists, counters off by %d, %d lost chunks; %d kills", leaked, leakedFree, drift, rep.LostChunks, kills)
+	if leaked := rep.Published - objects; leaked != 0 {
+		t.Errorf("alloc: %d published blocks beyond the %d objects' own (leaked by killed workers)", leaked, objects)
 	}
 	ast := al.Stats()
-	say("alloc: %d allocs, %d frees; after draining: %d blocks leaked by killed workers, %d free blocks off the lists, class counters off by %d, %d lost chunks (all documented windows, bound: one per kill); other Check problems: %d", ast.Allocs, ast.Frees, leaked, leakedFree, drift, rep.LostChunks, len(other))
+	var inUse uint64
+	for _, c := range ast.Classes {
+		inUse += c.InUse
+	}
+	if inUse != uint64(rep.Owned+rep.Published) {
+		t.Errorf("alloc: Stats says %d blocks in use, the heap walk %d", inUse, rep.Owned+rep.Published)
+	}
+	say("alloc: %d allocs, %d frees; after draining: %d blocks in use (the objects' own), 0 leaked, 0 steps left half done, Stats equal to the heap walk", ast.Allocs, ast.Frees, inUse)
 
 	// Operations, kills, stalls.
 	var ops uint64

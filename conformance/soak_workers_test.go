@@ -44,6 +44,7 @@ func init() {
 	harness.Register("soak-mapr", soakMapReader)
 	harness.Register("soak-bits", soakBitClaimer)
 	harness.Register("soak-count", soakCounter)
+	harness.Register("soak-obits", soakOwnedClaimer)
 }
 
 const (
@@ -52,6 +53,7 @@ const (
 	soakSCap     = 256
 	soakMapKeys  = 16 // keys per map-writer lineage
 	soakBits     = 1024
+	soakOwnBits  = 64 // bits of the bitset with owners: few, so claimers meet
 	soakMaxOwned = 24 // bits a claimer holds at most
 	soakLineages = 4  // upper bound on lineages of one role (item encoding)
 )
@@ -507,6 +509,55 @@ func soakBitClaimer(c *harness.Child) error {
 		w.p.In = false
 		w.emit(true)
 	}
+	return w.finish()
+}
+
+// soakOwnedClaimer claims and releases bits of a bitset with owners
+// (ClaimAnyOwned, ReleaseOwned). Recovery releases a dead incarnation's
+// bits, so a restarted one starts with none; the supervisor checks after
+// every kill that no bit is owned by a dead attachment. At the deadline it
+// releases what it holds, so that a closed handle leaves no bits behind.
+func soakOwnedClaimer(c *harness.Child) error {
+	w, err := soakStartWorker(c)
+	if err != nil {
+		return err
+	}
+	b, err := bitset.Open(w.seg, "soak-ob")
+	if err != nil {
+		return err
+	}
+	w.emit(true)
+	for w.running() {
+		t0 := time.Now()
+		if len(w.p.Owned) < soakMaxOwned && (len(w.p.Owned) == 0 || w.rng.IntN(2) == 0) {
+			bit, err := b.ClaimAnyOwned()
+			w.timed("bitset.ClaimAnyOwned", t0)
+			switch {
+			case errors.Is(err, bitset.ErrFull):
+				w.p.Polls++
+				soakPause()
+			case err != nil:
+				return err
+			default:
+				w.p.Owned = append(w.p.Owned, bit)
+			}
+		} else {
+			i := w.rng.IntN(len(w.p.Owned))
+			if err := b.ReleaseOwned(w.p.Owned[i]); err != nil {
+				return fmt.Errorf("release of bit %d, owned by lineage %d: %w", w.p.Owned[i], w.lineage, err)
+			}
+			w.timed("bitset.ReleaseOwned", t0)
+			w.p.Owned[i] = w.p.Owned[len(w.p.Owned)-1]
+			w.p.Owned = w.p.Owned[:len(w.p.Owned)-1]
+		}
+		w.emit(false)
+	}
+	for _, bit := range w.p.Owned {
+		if err := b.ReleaseOwned(bit); err != nil {
+			return fmt.Errorf("release of bit %d at the deadline: %w", bit, err)
+		}
+	}
+	w.p.Owned = nil
 	return w.finish()
 }
 

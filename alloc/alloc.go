@@ -502,8 +502,9 @@ func (a *Allocator) release(h, w uint64) error {
 	}
 	old := a.bitmap(c)[i/64].Or(1 << (i % 64))
 	segment.StoreRelease(&a.block(h).state, packState(stateFree, class, 0, 0))
-	shard := a.shard
-	count(&a.hdr.counters[shard].frees)
+	// Counted on a line chosen by the chunk: goroutines freeing into
+	// their own chunks count on different lines, with no ProcHint.
+	count(&a.hdr.counters[c%shards].frees)
 	// A chunk with a free block is in its class's avail hints (claimIn
 	// clears the hint only when it finds the chunk empty, and looks again
 	// after). So only a free into a word that was empty can be the one
@@ -526,7 +527,7 @@ func (a *Allocator) freeLarge(h, w uint64, class int) error {
 	if !a.table[c].CompareAndSwap(packChunk(chunkLarge, class, 0, 0), packChunk(chunkFreeing, class, a.slot, a.gen)) {
 		return fmt.Errorf("%w: block %d freed twice concurrently", ErrInvalidFree, h+blockHdr)
 	}
-	count(&a.hdr.counters[a.shard].frees)
+	count(&a.hdr.counters[c%shards].frees)
 	a.finishFreeLarge(c, class, packChunk(chunkFreeing, class, a.slot, a.gen))
 	return nil
 }

@@ -181,7 +181,7 @@ func (a *Allocator) finishFree(h, w uint64) {
 	i := classes[class].index(h - a.chunkBase(c))
 	a.bitmap(c)[i/64].Or(1 << (i % 64))
 	if a.block(h).state.CompareAndSwap(w, packState(stateFree, class, 0, 0)) {
-		count(&a.hdr.counters[a.shard].frees)
+		count(&a.hdr.counters[c%shards].frees)
 		if !a.availSet(class, c) {
 			a.setAvail(class, c)
 		}

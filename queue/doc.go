@@ -17,8 +17,44 @@
 // numbers, changed so that the CAS that claims a cell also stamps the
 // claimer's registry slot into it. A process killed at any instruction
 // therefore never stalls the others: a cell claimed by a dead process is
-// recycled by the next operation that reaches it, and the item it carried
-// is counted in Stats().Lost. repair.go gives the full argument.
+// recycled by the next operation that reaches it (or by segment.Recover),
+// and an item a dead consumer had claimed is counted in Stats().Lost.
+// repair.go gives the full argument.
+//
+// # Crashes: whose is an item
+//
+// An item is the queue's from the store that publishes it to the write
+// that frees its cell after a pop; before and after, it is the caller's.
+// A process killed in between leaves it in the queue or counts it in
+// Stats().Lost, exactly once:
+//
+//   - A push killed before its publish pushed nothing, and nothing is
+//     counted; one killed after it pushed its item, although its caller
+//     never saw nil. PushBatch publishes item by item.
+//   - A pop that had claimed its item and was killed before freeing its
+//     cell leaves the item counted lost. That includes a process killed
+//     inside PopFunc's fn, and every item a PopBatch had taken when it was
+//     killed: PopBatch frees its items' cells only as it returns.
+//   - The write that frees the cell is the store that releases it (just
+//     before Pop, PopWait and PopFunc return, as PopBatch returns, before
+//     Drain yields), or, for an inline 8-byte value (int64, uint64, int,
+//     uint, float64 with the default codec) taken by Pop or PopWait, the
+//     one CAS that takes the item and frees its cell at once. From there
+//     on the item is the caller's: a process killed after it held the item
+//     only in its own memory, as if it had died just after Pop returned.
+//
+// Lost is counted by segment.Recover, which settles every cell a dead
+// consumer held, or earlier by the next operation that reaches such a
+// cell. So once Recover has run and nothing is in flight,
+//
+//	delivered + Stats().Lost = pushed
+//
+// where pushed counts the pushes that got past their publish (every push
+// that returned nil, and a killed one only if it got that far) and
+// delivered the pops that got past the write that frees the cell. A
+// program that must count exactly across kills has to learn, in a way
+// that survives them, which item a killed producer was pushing and which
+// one a killed consumer had popped: those two windows are the caller's.
 //
 // # Caveats
 //
@@ -26,21 +62,18 @@
 //     2^24). To grow, create a larger queue and move the items.
 //   - Per-producer FIFO holds; across producers, order is the order of
 //     their claims.
-//   - A push or pop in flight when its process dies is lost, and counted in
-//     Stats().Lost. A push cut short may be counted lost although its
-//     caller never saw it return; a pop cut short after it claimed the item
-//     is counted lost although the dead process may have seen the value.
-//     So after crashes, delivered + Lost may exceed the pushes callers saw
-//     return by at most one per killed producer goroutine. A Pop of a
-//     plain 8-byte value (int64, uint64, int, uint, float64 with the
-//     default codec) takes the item in one CAS after reading it, so a
-//     consumer killed in it either took nothing or holds the value, which
-//     is then neither delivered nor counted (as for a consumer killed just
-//     after any Pop returned).
 //   - A consumer killed between releasing a spilled item's cell and freeing
-//     its block leaks that block (a window of a few instructions); the
-//     allocator's Check reports it. A repairer killed halfway may leak the
-//     block it was repairing.
+//     its block leaks that block (a window of a few instructions), and so
+//     does a process counting a dead consumer's spilled item lost, killed
+//     between freeing its cell and its block; the allocator's Check
+//     reports it. A repairer killed halfway through a dead producer's
+//     spilled push may leak the block it was repairing. The recovery that
+//     segment.Open runs for the slot it is about to take cannot free
+//     blocks yet: it leaves such repairs to the recovery Open runs once it
+//     holds a slot, or, when the registry has no free slot, leaks the
+//     block (repair.go, "Recovery by a process without a slot").
+//   - PopBatch holds the cells of the items it takes until it returns, so
+//     a producer a lap ahead sees the queue full meanwhile.
 //   - While a push is between its claim and its publish, Pop returns
 //     ErrEmpty even if later items are ready (as in Vyukov's queue).
 //   - Drain is single-use in effect: it removes what it yields.

@@ -261,14 +261,22 @@ func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
 		return []string{err.Error()}
 	}
 	ps := seg.Processes()
+	gate := v.hdr.lostGate.Load()
+	if gate&gateHeld != 0 {
+		if h := uint32(gate >> 32); ownerStatus(ps, h) != ownerLive {
+			probs = append(probs, fmt.Sprintf("queue %q: a count of a lost item left half done by a dead process (registry slot %d); run recover", obj.Name, stampSlot(h)))
+		}
+	} else if lo := v.hdr.lost.Load() & gateSnapMask; gate != lo {
+		probs = append(probs, fmt.Sprintf("queue %q: lost gate %#x disagrees with the lost count %d", obj.Name, gate, v.hdr.lost.Load()))
+	}
 	for ci := range int(v.cap) {
 		w := v.words[ci*v.stride].Load()
 		if uint64(cellPos(w))&(v.cap-1) != uint64(ci) {
 			probs = append(probs, fmt.Sprintf("queue %q: cell %d holds position %d, which belongs to cell %d", obj.Name, ci, cellPos(w), uint64(cellPos(w))&(v.cap-1)))
 			continue
 		}
-		if w&(1<<31) != 0 {
-			probs = append(probs, fmt.Sprintf("queue %q: cell %d: reserved state bit set (%#x)", obj.Name, ci, w))
+		if w&lostBit != 0 && (cellState(w) != stReading || gate&gateHeld == 0) {
+			probs = append(probs, fmt.Sprintf("queue %q: cell %d: counted bit set outside a count in progress (%#x)", obj.Name, ci, w))
 		}
 		switch cellState(w) {
 		case stFull:
@@ -295,18 +303,25 @@ func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
 	return probs
 }
 
-// RepairCells recycles the cells of the queue called name that processes
-// no longer alive left claimed, counting their items lost, as the next
-// push or pop reaching them would. Call it after seg.Recover, which
-// repairs the dead processes' intents (a spilled push's block): a spilled
-// cell whose writer's slot is not yet released is left alone. It needs a
-// writable segment and returns how many cells it recycled.
+// RepairCells settles the cells of the queue called name that processes
+// no longer alive left claimed, as the next push or pop reaching them
+// would: a push that never published is recycled (it pushed nothing), and
+// an item a dead consumer had taken is counted lost, exactly once
+// (repair.go). Call it after seg.Recover, which repairs the dead
+// processes' intents (a spilled push's block) and already counts their
+// taken items: a spilled cell whose writer's slot is not yet released is
+// left alone. It needs a writable segment and returns how many cells it
+// settled.
 func RepairCells(seg *segment.Segment, name string) (n int, err error) {
 	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	if !seg.Writable() {
 		return 0, fmt.Errorf("queue %q: %w", name, segment.ErrReadOnly)
 	}
-	v, err := lookupView(seg, name)
+	obj, err := seg.Lookup(name)
+	if err != nil {
+		return 0, fmt.Errorf("queue %q: %w", name, err)
+	}
+	v, err := openView(seg, obj)
 	if err != nil {
 		return 0, err
 	}
@@ -314,13 +329,15 @@ func RepairCells(seg *segment.Segment, name string) (n int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	s := toolSettler(seg, al)
+	v.settleGate(s)
 	ps := seg.Processes()
 	for ci := range int(v.cap) {
-		sw := &v.words[ci*v.stride]
+		sw := v.stateWord(ci)
 		w := sw.Load()
 		st := cellState(w)
-		if st != stWriting && st != stReading {
-			continue
+		if st != stWriting && st != stReading || w&lostBit != 0 {
+			continue // a marked cell is its gate holder's, settled above if it died
 		}
 		switch ownerStatus(ps, cellOwner(w)) {
 		case ownerLive:
@@ -330,17 +347,17 @@ func RepairCells(seg *segment.Segment, name string) (n int, err error) {
 				continue // its intent owns the block: Recover first
 			}
 		}
-		var blk segment.Offset
-		if st == stReading && cellSpill(w) {
-			blk = segment.Offset(binary.NativeEndian.Uint64(v.data[ci*v.stride*8+cellHeader:]))
-		}
-		if sw.CompareAndSwap(w, makeState(uint64(cellPos(w))+v.cap, stFree, false, 0)) {
-			n++
-			v.hdr.lost.Add(1)
-			v.hdr.repaired.Add(1)
-			if blk != 0 {
-				al.Free(blk) // an error means the block was bad: nothing to free
+		if st == stReading {
+			if v.countLost(s, ci, w, nearest(cellPos(w), v.hdr.deq.Load())) == lostCounted {
+				n++
 			}
+			continue
+		}
+		// The cell keeps 28 bits of its position; a claimed cell is
+		// within a lap of enq, which nearest needs.
+		if sw.CompareAndSwap(w, makeState(nearest(cellPos(w), v.hdr.enq.Load())+v.cap, stFree, false, 0)) {
+			n++
+			v.hdr.repaired.Add(1)
 			wakeSleepers(seg, &v.hdr.notFull) // a cell came free
 		}
 	}

@@ -19,9 +19,14 @@ const (
 	// entry (segment checks it) and in the header (we check it).
 	//
 	// Version 2: free and full cells carry the position's high bits
-	// (below), so that Pop may read an inline value before its one CAS;
-	// bit 0 of notEmpty and notFull flags sleepers (queue.go, wake).
-	layoutVersion uint32 = 2
+	// (below); bit 0 of notEmpty and notFull flags sleepers (queue.go,
+	// wake).
+	//
+	// Version 3: the lost gate (header offset 240) and the counted bit of
+	// a reading cell (bit 31), through which an item a dead consumer held
+	// is counted in Lost exactly once (repair.go). A version-2 process
+	// would count past the gate, so the two must not share a queue.
+	layoutVersion uint32 = 3
 
 	headerSize = 256
 	cellHeader = 16 // state + meta words in front of each cell's data
@@ -70,8 +75,22 @@ type header struct {
 	sleeps      atomic.Uint64 // 216: futex sleeps in PushWait and PopWait, ever; Add by the sleeper (slow path only)
 	highWater   atomic.Uint64 // 224: largest length seen, sampled every 64th push (stats.go); CAS when it rises
 	repaired    atomic.Uint64 // 232: leftovers of dead processes repaired (cells recycled, intents settled); Add by the repairer
-	_           [16]byte      // 240: pad to 256
+	lostGate    atomic.Uint64 // 240: the lost gate (below); CAS to take, store to give back, by whoever counts a lost item
+	_           [8]byte       // 248: pad to 256
 }
+
+// The lost gate serializes the counting of lost items (repair.go, "Lost,
+// exactly once"). lost changes only while the gate is held, so its low
+// bits, kept in the gate, tell whether the holder has counted yet:
+//
+//	bits[0:31]  snap: the low 31 bits of lost; when the gate is free, as
+//	            lost is now; when held, as lost was when it was taken
+//	bit  31     held
+//	bits[32:64] holder: owner stamp (below) of the process that holds it
+const (
+	gateHeld     = 1 << 31
+	gateSnapMask = 1<<31 - 1
+)
 
 // Counters on this line are written off the fast path only (a sleep, a
 // repair, a new high-water mark), so the producers and consumers that read
@@ -98,32 +117,36 @@ const qMagic uint64 = 0x314555514d485350
 //	            (claimed by a producer), stFull (published, the consumer of
 //	            pos may claim it), stReading (claimed by a consumer)
 //	bit  30     spill: the value lives in an allocator block
-//	bit  31     reserved, zero
+//	bit  31     counted: set only on a reading cell of a dead consumer,
+//	            by the holder of the lost gate, while it counts the item
+//	            in lost and frees the cell (repair.go); zero otherwise
 //	bits[32:44] owner slot: registry slot of the claimer (stWriting, stReading)
 //	bits[44:64] owner gen: low 20 bits of the claimer's registry generation
 //	bits[32:64] in stFree and stFull, which have no owner: bits [28:60] of
 //	            the position (its lap), so that a free or full state word
 //	            names a position uniquely for 2^60 operations
 //
-// Why full cells carry the lap: Pop of an inline value reads the value
-// first and then CASes full(p) straight to free(p+cap) (one locked
-// instruction instead of a claim and a release). The CAS proves the cell
-// still held item p while it was read only if full(p) cannot recur; with 28
-// bits it recurs after 2^28 operations, which a consumer stopped for a few
-// seconds between its load and its CAS could sleep through.
+// Why free and full cells carry the lap: claims CAS a free or full word
+// they computed from a position (claimPush's first try, without a load)
+// or loaded a while before (the word Pop, word.go). The CAS proves the
+// cell is ready for exactly that position only if the word cannot recur;
+// with 28 bits it recurs after 2^28 operations, which a process stopped
+// for a few seconds between its load and its CAS could sleep through.
 //
 // The owner is stamped by the same CAS that claims the cell, so there is no
 // moment at which a cell is claimed by nobody we can name: that is what
 // makes a claimer's death repairable (repair.go). A cell's whole life is
 // free(p) -> writing(p) -> full(p) -> reading(p) -> free(p+capacity); a
-// dead writer's cell goes writing(p) -> free(p+capacity) (lost), a dead
-// reader's reading(p) -> free(p+capacity) (lost).
+// dead writer's cell goes writing(p) -> free(p+capacity) (no item: its
+// push never published), a dead reader's reading(p) -> counted reading(p)
+// -> free(p+capacity) (its item counted lost).
 const (
 	posBits   = 28
 	posMask   = 1<<posBits - 1
 	stShift   = 28
 	stMask    = 3 << stShift
 	spillBit  = 1 << 30
+	lostBit   = 1 << 31
 	ownShift  = 32
 	slotBits  = 12
 	genBits   = 20

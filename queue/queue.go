@@ -31,8 +31,9 @@ import (
 //
 // If a process dies in the middle of an operation, the others never wait on
 // it for long: a cell it had claimed is recognised by the owner stamp in its
-// state word and recycled, and the item it carried, if any, is counted in
-// Stats().Lost. See repair.go for the argument.
+// state word and recycled, and an item it had claimed for a pop is counted
+// in Stats().Lost. The package documentation ("Crashes") says exactly
+// which items are the queue's and which the caller's; repair.go argues it.
 type Queue[T any] struct {
 	seg   *segment.Segment
 	al    *alloc.Allocator
@@ -337,6 +338,27 @@ func advanceHint(h *atomic.Uint64, b []byte, pos uint64) {
 	}
 }
 
+// crashHook, set only by this package's tests (export_test.go), is called
+// at points where a process killed there leaves a different state for the
+// survivors to settle (repair.go lists them). A nil check of a package
+// variable is all it costs the others; none sits on the word push and pop,
+// whose windows the tests reach through PushFunc's fill instead (a push
+// claimed and not published leaves the same cell whichever path claimed
+// it).
+var crashHook func(point int)
+
+const (
+	hookPushClaimed   = iota + 1 // a spilled push claimed its cell, its intent's B not set
+	hookPushWritten              // a spilled push set B and wrote its cell, not published
+	hookPushPublished            // a spilled push published, its intent not ended
+	hookPopClaimed               // a pop (claimPop) claimed its item, cell not released
+	hookBatchClaimed             // PopBatch claimed one more item
+	hookLostMarked               // a settler marked a dead consumer's cell, Lost not counted
+	hookLostCounted              // ... counted in Lost, cell not freed
+	hookLostFreed                // ... cell freed, gate not released
+	hookSettleTaken              // a settler took over a dead settler's gate
+)
+
 // claimSteps bounds how many cells claimPush steps over before it falls
 // back to its loop.
 const claimSteps = 16
@@ -436,6 +458,9 @@ func (q *Queue[T]) claimPop() (pos uint64, ci int, w uint64, err error) {
 			nw := makeState(pos, stReading, cellSpill(w), q.me)
 			if sw.CompareAndSwap(w, nw) {
 				advanceHint(&q.hdr.deq, q.hb[hintDeq:hintDeq+8], pos)
+				if crashHook != nil {
+					crashHook(hookPopClaimed)
+				}
 				return pos, ci, nw, nil
 			}
 		case d == 0 && st == stFree:
@@ -489,6 +514,8 @@ func (q *Queue[T]) waitChange(sw *atomic.Uint64, w uint64) bool {
 }
 
 // publish makes the cell ci, claimed for pos, available to consumers.
+// The store is the push's point of no return: before it the push has no
+// effect, after it the item is the queue's (repair.go).
 func (q *Queue[T]) publish(ci int, pos uint64, spill bool) {
 	q.hand(ci, makeState(pos, stFull, spill, 0))
 	q.wake(&q.hdr.notEmpty)
@@ -636,10 +663,19 @@ func (q *Queue[T]) pushSpill(blk segment.Offset, n int) error {
 		q.al.Free(blk)
 		return err
 	}
+	if crashHook != nil {
+		crashHook(hookPushClaimed)
+	}
 	in.SetB(pos + 1)
 	binary.NativeEndian.PutUint64(q.slotBytes(ci), uint64(blk))
 	q.setMeta(ci, n)
+	if crashHook != nil {
+		crashHook(hookPushWritten)
+	}
 	q.publish(ci, pos, true)
+	if crashHook != nil {
+		crashHook(hookPushPublished)
+	}
 	in.End()
 	return nil
 }
@@ -712,9 +748,28 @@ func (q *Queue[T]) popValue() (T, error) {
 }
 
 // finishPop decodes the item of cell ci, claimed for pos in state w, and
-// releases the cell.
+// releases the cell; from the release on, the item is the caller's.
 func (q *Queue[T]) finishPop(pos uint64, ci int, w uint64) (T, error) {
+	v, blk, err := q.take(pos, ci, w)
+	q.release(ci, pos)
+	if blk != 0 {
+		q.al.Free(blk)
+	}
+	return v, err
+}
+
+// take decodes the item of cell ci, claimed for pos in state w, without
+// releasing the cell; blk is its spill block, to free after the release.
+func (q *Queue[T]) take(pos uint64, ci int, w uint64) (T, segment.Offset, error) {
 	var v T
+	if q.word && !cellSpill(w) {
+		// As popWord reads it (word.go), without the codec.
+		off := ci*q.strW*8 + 8
+		b := q.data[off : off+16 : off+16]
+		if binary.NativeEndian.Uint64(b[0:8]) == 8 {
+			return codec.FromWordBits[T](binary.NativeEndian.Uint64(b[8:16])), 0, nil
+		}
+	}
 	b, blk, err := q.payload(ci, w)
 	if err == nil {
 		// Codecs never panic on bad input. The element codec was checked
@@ -724,11 +779,7 @@ func (q *Queue[T]) finishPop(pos uint64, ci int, w uint64) (T, error) {
 			err = fmt.Errorf("%w: queue %q: item at position %d: %w", ErrCorrupt, q.obj.Name, pos, err)
 		}
 	}
-	q.release(ci, pos)
-	if blk != 0 {
-		q.al.Free(blk)
-	}
-	return v, err
+	return v, blk, err
 }
 
 // PopFunc removes the item at the head and calls fn with its encoded bytes,
@@ -960,15 +1011,51 @@ func (q *Queue[T]) PushBatch(vs []T) (n int, err error) {
 // PopBatch pops up to len(dst) items into dst and returns how many. It
 // returns a nil error when it stopped because the queue was empty, and
 // ErrEmpty only if it popped nothing. Does not block.
+//
+// It holds the cells of the items it takes until it returns, and releases
+// them all then: a process killed inside PopBatch leaves every item it
+// had taken counted in Stats().Lost, none of them in limbo (doc.go,
+// "Crashes"). So it takes at most Cap items, and producers that reach
+// its cells a lap later see the queue full until it returns.
 func (q *Queue[T]) PopBatch(dst []T) (n int, err error) {
 	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
+	type claim struct {
+		pos uint64
+		ci  int
+		blk segment.Offset
+	}
+	var buf [16]claim
+	claims := buf[:0]
+	defer func() {
+		// Also on a fault: a live process must not keep cells claimed.
+		if len(claims) == 0 {
+			return
+		}
+		for _, c := range claims {
+			q.hand(c.ci, makeState(c.pos+q.cap, stFree, false, 0))
+		}
+		q.wakePushers() // one wake-up for all (it wakes every sleeper)
+		for _, c := range claims {
+			if c.blk != 0 {
+				q.al.Free(c.blk)
+			}
+		}
+	}()
 	for i := range dst {
-		v, err := q.pop()
+		pos, ci, w, err := q.claimPop()
 		if err != nil {
 			if errors.Is(err, ErrEmpty) && i > 0 {
 				return i, nil
 			}
 			return i, err
+		}
+		v, blk, err := q.take(pos, ci, w)
+		claims = append(claims, claim{pos, ci, blk})
+		if crashHook != nil {
+			crashHook(hookBatchClaimed)
+		}
+		if err != nil {
+			return i, err // the undecodable item is removed, as Pop removes it
 		}
 		dst[i] = v
 		n++ // counted as we go: a fault returns the items popped before it

@@ -19,12 +19,18 @@ type Stats struct {
 	// so a short peak between samples can be missed.
 	HighWater int
 	// Pushed and Popped count positions since creation: every push and
-	// pop that claimed a cell. An item lost with a dead process counts in
-	// Pushed (and, once recycled, in Popped) and in Lost. Exact when no
+	// pop that claimed a cell. An item lost with a dead consumer counts
+	// in Pushed, in Popped and in Lost; a push abandoned before its
+	// publish (its process died, or PushFunc's fill panicked) counts in
+	// Pushed and, once recycled, in Popped, and is no item. Exact when no
 	// operation is in flight.
 	Pushed, Popped uint64
-	// Lost counts items whose push or pop was cut short by the death of
-	// the process doing it (see Caveats in the package documentation).
+	// Lost counts items a consumer had claimed (taken out of the queue
+	// but not yet freed their cell) when its process died: neither
+	// delivered nor still in the queue. Each is counted once, by
+	// segment.Recover or by the next operation that reaches its cell; a
+	// push cut short is never counted (see "Crashes" in the package
+	// documentation).
 	Lost uint64
 	// Repaired counts leftovers of dead processes that were repaired:
 	// cells recycled, waiter counts and spill blocks settled.

@@ -26,7 +26,7 @@ func (q *Queue[T]) pushWord(w uint64) error {
 
 // popWord is Pop for the word fast path. It reads the value before it
 // takes the cell, and takes it with one CAS from full(pos) straight to
-// free(pos+cap): no reading state, no second locked instruction to release.
+// free(pos+cap): no reading state, no second write to release.
 //
 // Why that is safe. The state load that sees full(pos) (exactly, lap
 // included: layout.go) orders the producer's writes of the meta and data
@@ -36,9 +36,18 @@ func (q *Queue[T]) pushWord(w uint64) error {
 // fails another consumer took the item (or it was recycled) and what we
 // read is dropped unread; the bytes may be changing under us then, which
 // is why only a fixed 8-byte value is read this way (one aligned load, no
-// decoding). This also shrinks a consumer's crash window: killed before
-// the CAS it took nothing; killed after, it holds the value only in its
-// own memory, like any consumer killed after Pop returned.
+// decoding).
+//
+// Where the item becomes the caller's: at that CAS, which takes the item
+// and frees its cell at once (repair.go, "Where an item is the queue's").
+// A consumer killed before it took nothing: the item stays for others. One
+// killed after it holds the value in its own memory only, as any consumer
+// killed after the store that releases a claimed cell does; the item was
+// never claimed in a cell, so there is nothing to count. Claiming first
+// (full -> reading -> free, as the other pops do) would move that line by
+// one store without shortening what follows it (the hint, the wake check,
+// the return), and cost 4 ns a push+pop pair here (45 -> 49-50 ns, old and
+// new test binaries alternated; docs/BENCHMARKS.md).
 //
 // Anything but an inline full(pos) cell at the head (empty, a push in
 // flight, a dead claimer, a spilled value from another handle, corruption)

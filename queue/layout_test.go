@@ -29,6 +29,7 @@ func TestLayout(t *testing.T) {
 		{"sleeps", unsafe.Offsetof(h.sleeps), 216},
 		{"highWater", unsafe.Offsetof(h.highWater), 224},
 		{"repaired", unsafe.Offsetof(h.repaired), 232},
+		{"lostGate", unsafe.Offsetof(h.lostGate), 240},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -48,6 +49,14 @@ func TestStateWord(t *testing.T) {
 	w := makeState(1<<28+5, stReading, true, o)
 	if cellPos(w) != 5 || cellState(w) != stReading || !cellSpill(w) || cellOwner(w) != o || stampSlot(o) != 4095 || stampGen(o) != 0xfffff {
 		t.Fatalf("state word %#x decodes wrong", w)
+	}
+	// The counted bit changes nothing else a reader decodes.
+	if m := w | lostBit; m == w || cellPos(m) != 5 || cellState(m) != stReading || !cellSpill(m) || cellOwner(m) != o {
+		t.Fatalf("counted bit %#x overlaps another field of %#x", uint64(lostBit), w)
+	}
+	// The gate's snap and held bit sit below the holder's stamp.
+	if g := uint64(gateSnapMask) | gateHeld | uint64(o)<<32; uint32(g>>32) != o || g&gateSnapMask != gateSnapMask || g&gateHeld == 0 {
+		t.Fatalf("gate word %#x decodes wrong", g)
 	}
 	// Free and full cells carry the lap (position bits 28..60) instead of
 	// an owner, and report no owner.

@@ -214,9 +214,20 @@ func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
 		return []string{fmt.Sprintf("stack %q: height %d exceeds capacity %d", obj.Name, h, v.cap)}
 	}
 	ps := seg.Processes()
+	gate := v.hdr.lostGate.Load()
+	if gate&gateHeld != 0 {
+		if h := uint32(gate >> 32); !ownerLive(ps, h) {
+			probs = append(probs, fmt.Sprintf("stack %q: a count of a lost item left half done by a dead process (registry slot %d); run recover", obj.Name, stampSlot(h)))
+		}
+	} else if lo := v.hdr.lost.Load() & gateSnapMask; gate != lo {
+		probs = append(probs, fmt.Sprintf("stack %q: lost gate %#x disagrees with the lost count %d", obj.Name, gate, v.hdr.lost.Load()))
+	}
 	for i := range v.cap {
 		w := v.words[int(i)*v.stride].Load()
 		st := cellState(w)
+		if w&lostBit != 0 && (st != stReading || gate&gateHeld == 0) {
+			probs = append(probs, fmt.Sprintf("stack %q: cell %d: counted bit set outside a count in progress (%#x)", obj.Name, i, w))
+		}
 		switch {
 		case st == stWriting || st == stReading:
 			if !ownerLive(ps, cellOwner(w)) {
@@ -242,9 +253,10 @@ func Check(seg *segment.Segment, obj segment.Object) (probs []string) {
 // RepairCells settles the cells of the stack called name that processes no
 // longer alive left claimed, as the next push or pop reaching them would:
 // below the height a claimed cell holds a published item and becomes full
-// again; at or above it the claim never took effect (a push) or took the
-// item (a pop, counted lost) and the cell becomes free. It needs a
-// writable segment and returns how many cells it settled.
+// again; at or above it the claim never took effect (a push: the cell
+// becomes free) or took the item (a pop: the item is counted lost, exactly
+// once, repair.go). It needs a writable segment and returns how many cells
+// it settled.
 func RepairCells(seg *segment.Segment, name string) (n int, err error) {
 	defer seg.Catch(&err, debug.SetPanicOnFault(true))
 	if !seg.Writable() {
@@ -254,25 +266,30 @@ func RepairCells(seg *segment.Segment, name string) (n int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	s := toolSettler(seg)
+	v.settleGate(s)
 	ps := seg.Processes()
 	for i := range v.cap {
-		sw := &v.words[int(i)*v.stride]
+		sw := v.stateWord(i)
 		w := sw.Load()
 		st := cellState(w)
-		if (st != stWriting && st != stReading) || ownerLive(ps, cellOwner(w)) {
+		if (st != stWriting && st != stReading) || w&lostBit != 0 || ownerLive(ps, cellOwner(w)) {
+			continue // a marked cell is its gate holder's, settled above if it died
+		}
+		below := i < height(v.hdr.top.Load())
+		if st == stReading && !below {
+			if v.countLost(s, i, w) == lostCounted {
+				n++
+			}
 			continue
 		}
-		h := height(v.hdr.top.Load())
-		next, lost := makeState(stFree, 0), st == stReading
-		if i < h {
-			next, lost = makeState(stFull, 0), false
+		next := makeState(stFree, 0)
+		if below {
+			next = makeState(stFull, 0)
 		}
 		if sw.CompareAndSwap(w, next) {
 			n++
 			v.hdr.repaired.Add(1)
-			if lost {
-				v.hdr.lost.Add(1)
-			}
 		}
 	}
 	return n, nil

@@ -12,7 +12,12 @@ import "sync/atomic"
 // order; every word is aligned to its size.
 
 const (
-	layoutVersion uint32 = 1
+	// layoutVersion is the stack's layout version, kept in the directory
+	// entry and in the header. Version 2: the lost gate (header offset
+	// 152) and the counted bit of a reading cell (bit 2), through which an
+	// item a dead popper held is counted in Lost exactly once (repair.go);
+	// a version-1 process would count past the gate.
+	layoutVersion uint32 = 2
 
 	// sMagic is "PSHMSTK1" as a little-endian uint64.
 	sMagic uint64 = 0x314b54534d485350
@@ -53,8 +58,22 @@ type header struct {
 	lost      atomic.Uint64 // 128: items lost with dead processes; Add by any process
 	highWater atomic.Uint64 // 136: largest height reached; CAS by the pusher that raises it (rare after warm-up)
 	repaired  atomic.Uint64 // 144: cells of dead processes settled; Add by the repairer
-	_         [40]byte
+	lostGate  atomic.Uint64 // 152: the lost gate (below); CAS to take, store to give back, by whoever counts a lost item
+	_         [32]byte
 }
+
+// The lost gate serializes the counting of lost items (repair.go, "Lost,
+// exactly once"). lost changes only while the gate is held, so its low
+// bits, kept in the gate, tell whether the holder has counted yet:
+//
+//	bits[0:31]  snap: the low 31 bits of lost; when the gate is free, as
+//	            lost is now; when held, as lost was when it was taken
+//	bit  31     held
+//	bits[32:64] holder: owner stamp (below) of the process that holds it
+const (
+	gateHeld     = 1 << 31
+	gateSnapMask = 1<<31 - 1
+)
 
 // Each cell is:
 //
@@ -67,7 +86,10 @@ type header struct {
 //
 //	bits[0:2]   st: stFree, stWriting (a pusher claimed it), stFull,
 //	            stReading (a popper claimed it)
-//	bits[2:32]  reserved, zero
+//	bit  2      counted: set only on a reading cell of a dead popper at or
+//	            above the top, by the holder of the lost gate, while it
+//	            counts the item in lost and frees the cell (repair.go)
+//	bits[3:32]  reserved, zero
 //	bits[32:44] owner slot: registry slot of the claimer (stWriting, stReading)
 //	bits[44:64] owner gen: low 20 bits of the claimer's registry generation
 const (
@@ -75,6 +97,7 @@ const (
 	stWriting = 1
 	stFull    = 2
 	stReading = 3
+	lostBit   = 1 << 2
 	slotBits  = 12
 	slotMask  = 1<<slotBits - 1
 	genMask   = 1<<20 - 1

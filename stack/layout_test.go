@@ -21,6 +21,7 @@ func TestLayout(t *testing.T) {
 		{"lost", unsafe.Offsetof(h.lost), 128},
 		{"highWater", unsafe.Offsetof(h.highWater), 136},
 		{"repaired", unsafe.Offsetof(h.repaired), 144},
+		{"lostGate", unsafe.Offsetof(h.lostGate), 152},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
@@ -32,6 +33,9 @@ func TestLayout(t *testing.T) {
 	o := stamp(4095, 0xfffff)
 	if w := makeState(stReading, o); cellState(w) != stReading || cellOwner(w) != o || stampSlot(o) != 4095 || stampGen(o) != 0xfffff {
 		t.Errorf("state word %#x decodes wrong", w)
+	}
+	if w := makeState(stReading, o) | lostBit; cellState(w) != stReading || cellOwner(w) != o {
+		t.Errorf("counted bit overlaps another field of %#x", w)
 	}
 	if top := nextTop(5<<32|7, 8); height(top) != 8 || top>>32 != 6 {
 		t.Errorf("nextTop = %#x", top)

@@ -33,7 +33,7 @@ type Stack[T any] struct {
 	slot  int
 	strW  int
 	codec codec.Codec[T]
-	word  bool // T is a plain 8-byte number with the default codec (word.go)
+	word  bool // T is a plain 8-byte number with the default codec: no codec call, no buffer
 	me    uint32
 	live  liveness
 	pool  sync.Pool
@@ -219,7 +219,7 @@ func (s *Stack[T]) slotBytes(i uint64) []byte {
 
 // crashHook, set only by this package's tests (crash_test.go), is called
 // at each point where a process killed there leaves a different state for
-// the survivors to repair (the four cases of repair.go). A nil check of a
+// the survivors to repair (the cases of repair.go). A nil check of a
 // package variable is all it costs the others.
 var crashHook func(point int)
 
@@ -228,6 +228,10 @@ const (
 	hookPushPublished            // top moved up, cell not yet marked full
 	hookPopClaimed               // cell claimed, top not moved
 	hookPopMoved                 // top moved down, cell not yet freed
+	hookLostMarked               // a settler marked a dead popper's cell, Lost not counted
+	hookLostCounted              // ... counted in Lost, cell not freed
+	hookLostFreed                // ... cell freed, gate not released
+	hookSettleTaken              // a settler took over a dead settler's gate
 )
 
 func backoff(i int) {
@@ -241,7 +245,8 @@ func backoff(i int) {
 // A pusher claims the cell at the current height (free -> writing, stamped
 // with its registry slot), writes the value, and then CASes top from the
 // value it read to height+1 with a new tag; only that CAS makes the item
-// visible. If the CAS fails it puts the cell back and retries.
+// visible, and from it on the item is the stack's (doc.go, "Crashes"). If
+// the CAS fails it puts the cell back and retries.
 func (s *Stack[T]) Push(v T) (err error) {
 	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if s.word {
@@ -313,11 +318,11 @@ func (s *Stack[T]) push(enc []byte, x uint64) error {
 			// Another pusher claimed this height and has not moved top
 			// (if it had, the height would differ). Dead: it never
 			// published, so the cell is simply free again.
-			s.settle(sw, w, makeState(stFree, 0), false)
+			s.settle(sw, w, makeState(stFree, 0))
 		case stReading:
 			// A popper moved top down to h and is still reading the item.
-			// Dead: the item is lost.
-			s.settle(sw, w, makeState(stFree, 0), true)
+			// Dead: the item is lost (repair.go).
+			s.settleLost(h, sw, w)
 		default: // stFull above the top: only corruption does that
 			if s.hdr.top.Load() == t && sw.Load() == w {
 				return fmt.Errorf("%w: cell %d is full at height %d", ErrCorrupt, h, h)
@@ -328,25 +333,39 @@ func (s *Stack[T]) push(enc []byte, x uint64) error {
 }
 
 // settle waits for the owner of cell sw (state w) to finish; if it is dead
-// it moves the cell to next, counting a lost item when lost is set.
-func (s *Stack[T]) settle(sw *atomic.Uint64, w, next uint64, lost bool) {
+// it moves the cell to next, a change that neither loses nor counts an
+// item (repair.go).
+func (s *Stack[T]) settle(sw *atomic.Uint64, w, next uint64) {
+	if s.waitOwner(sw, w) && sw.CompareAndSwap(w, next) {
+		s.hdr.repaired.Add(1)
+	}
+}
+
+// settleLost waits for the popper that claimed cell i (state w) at or
+// above the top to finish; if it is dead, its item is counted lost and the
+// cell freed, exactly once (countLost).
+func (s *Stack[T]) settleLost(i uint64, sw *atomic.Uint64, w uint64) {
+	if w&lostBit != 0 {
+		s.view().settleGate(s.settler()) // a settler is counting it: done soon, or dead
+		return
+	}
+	if s.waitOwner(sw, w) {
+		s.view().countLost(s.settler(), i, w)
+	}
+}
+
+// waitOwner spins briefly while cell sw holds w, and reports whether it
+// still does and its owner is dead.
+func (s *Stack[T]) waitOwner(sw *atomic.Uint64, w uint64) bool {
 	for i := range 128 {
 		if sw.Load() != w {
-			return
+			return false
 		}
 		if i&31 == 31 {
 			runtime.Gosched()
 		}
 	}
-	if !s.live.dead(cellOwner(w), s.me) {
-		return
-	}
-	if sw.CompareAndSwap(w, next) {
-		s.hdr.repaired.Add(1)
-		if lost {
-			s.hdr.lost.Add(1)
-		}
-	}
+	return s.live.dead(cellOwner(w), s.me)
 }
 
 // Pop removes and returns the top item, or returns ErrEmpty. Does not
@@ -354,7 +373,8 @@ func (s *Stack[T]) settle(sw *atomic.Uint64, w, next uint64, lost bool) {
 // error wrapping ErrCorrupt.
 //
 // A popper claims the top cell (full -> reading), CASes top down with a new
-// tag, then reads the value and frees the cell. If the CAS fails it puts the
+// tag, then reads the value and frees the cell; from that store on, the
+// item is the caller's (doc.go, "Crashes"). If the CAS fails it puts the
 // cell back and retries.
 func (s *Stack[T]) Pop() (_ T, err error) {
 	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
@@ -406,8 +426,9 @@ func (s *Stack[T]) Pop() (_ T, err error) {
 			return v, err
 		case stReading:
 			// A popper claimed it and has not moved top yet. Dead: the
-			// item is still on the stack; make it full again.
-			s.settle(sw, w, makeState(stFull, 0), false)
+			// item is still on the stack; make it full again. (A counted
+			// cell is never below the top: countLost checks.)
+			s.settle(sw, w, makeState(stFull, 0))
 		default: // free below the top
 			if s.hdr.top.Load() == t && sw.Load() == w {
 				return zero, fmt.Errorf("%w: cell %d is free below height %d", ErrCorrupt, h-1, h)
@@ -524,8 +545,11 @@ type Stats struct {
 	// until 2^32 operations.
 	Ops            uint32
 	Pushed, Popped uint64
-	// Lost counts items popped by a process that died before it finished
-	// reading them.
+	// Lost counts items a popper had taken off the stack (its CAS on top
+	// done) when its process died, before it freed the item's cell: items
+	// neither delivered nor still on the stack. Each is counted once, by
+	// segment.Recover or by the first push that reaches its cell (doc.go,
+	// "Crashes").
 	Lost uint64
 	// Repaired counts cells that dead processes left claimed and that were
 	// settled (made full again, or freed).

@@ -39,9 +39,23 @@ import (
 // returns how many blocks it freed. It runs as a segment recovery hook
 // once that attachment is known dead.
 func (a *Allocator) reclaim(slot int, gen uint32) (int, error) {
+	return a.ActingFor(slot, gen).repair(func(s int, g uint32) bool { return s == slot && g == gen })
+}
+
+// ActingFor returns a view of the allocator whose steps carry the name of
+// the attachment (slot, gen) instead of this handle's. It is for repair
+// code that finishes a dead attachment's operation while holding its
+// registry slot's lock, as segment.Recover's repair functions and recovery
+// hooks do: what the view frees or publishes goes through states that name
+// the dead attachment, so if this process dies in the middle too, the next
+// recovery of that slot finds and finishes it. It also works while this
+// process holds no slot of its own (segment.Open repairs the slot it is
+// about to take before it holds one). Never use it for a live attachment.
+func (a *Allocator) ActingFor(slot int, gen uint32) *Allocator {
 	v := *a
 	v.slot, v.gen = slot, gen
-	return v.repair(func(s int, g uint32) bool { return s == slot && g == gen })
+	v.shard = max(slot, 0) & (shards - 1)
+	return &v
 }
 
 // ReclaimDead repairs what every attachment that is no longer open left in

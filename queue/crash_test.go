@@ -325,20 +325,18 @@ func mustLookup(t *testing.T, seg *segment.Segment, name string) segment.Object 
 func TestRecoverInSlotClaim(t *testing.T) {
 	pop, push := crashStep{"pop", queue.HookPopClaimed, 1}, crashStep{"push", queue.HookPushWritten, 1}
 	for _, c := range []struct {
-		name     string
-		kind     string
-		step     crashStep
-		slots    int
-		deferred bool
-		lost     uint64
-		maxLeak  uint64
+		name  string
+		kind  string
+		step  crashStep
+		slots int
+		lost  uint64
 	}{
-		{"inline", "string", pop, 0, false, 1, 0},
-		{"spilled", "long", pop, 0, true, 1, 0},
-		{"spilled/no-spare-slot", "long", pop, 2, false, 1, 1},
-		{"inline/no-spare-slot", "string", pop, 2, false, 1, 0},
-		{"spilled-push", "long", push, 0, true, 0, 0}, // the intent's repair frees the block
-		{"spilled-push/no-spare-slot", "long", push, 2, false, 0, 1},
+		{"inline", "string", pop, 0, 1},
+		{"spilled", "long", pop, 0, 1},
+		{"spilled/no-spare-slot", "long", pop, 2, 1},
+		{"inline/no-spare-slot", "string", pop, 2, 1},
+		{"spilled-push", "long", push, 0, 0}, // the intent's repair frees the block
+		{"spilled-push/no-spare-slot", "long", push, 2, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var opts []segment.Option
@@ -362,8 +360,8 @@ func TestRecoverInSlotClaim(t *testing.T) {
 			runStep(t, seg, c.kind, c.step)
 			other := reopen(t, seg) // repairs the dead slot while claiming it
 			rep := other.AttachReport()
-			if got := strings.Contains(fmt.Sprint(rep.Errors), "deferred"); got != c.deferred || rep.DeadProcesses != 1 {
-				t.Errorf("attach report %+v: want 1 dead process, deferred %v", rep, c.deferred)
+			if len(rep.Errors) > 0 || rep.DeadProcesses != 1 {
+				t.Errorf("attach report %+v: want 1 dead process repaired, no error", rep)
 			}
 			if st := q.Stats(); st.Lost != c.lost {
 				t.Errorf("Lost = %d after the attach, want %d", st.Lost, c.lost)
@@ -377,9 +375,11 @@ func TestRecoverInSlotClaim(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			as := al.Stats()
-			if leak := as.Allocs - as.Frees - 1; leak > c.maxLeak {
-				t.Errorf("%d blocks leaked, want at most %d", leak, c.maxLeak)
+			// Repairs run before the attaching process held a slot free
+			// spill blocks under the dead name (alloc.ActingFor): nothing
+			// leaks, with or without a spare slot.
+			if r := al.Check(); len(r.Problems) > 0 || r.Owned != 0 || r.Published != 1 {
+				t.Errorf("heap after the repairs: %+v, want only the queue's own block", r)
 			}
 		})
 	}

@@ -169,13 +169,9 @@ import (
 // process holds one. The hook then acts under the dead attachment's name,
 // as the allocator's recovery does (hookSettler): the process holds that
 // slot's lock meanwhile, so the name looks alive to everyone else, and if
-// it dies too the name is dead again. But the allocator frees nothing for
-// a process without a slot, so a repair that frees a spill block (a dead
-// consumer's spilled item, a dead producer's unpublished spilled push)
-// fails with errNoSlot when the registry has a free slot to take instead
-// (needSlot): the slot stays dead, and the recovery that Open runs once it
-// holds a slot finishes it. With no free slot, failing would keep the
-// process from attaching, so the repair goes on and the block leaks.
+// it dies too the name is dead again. Spill blocks are freed the same way,
+// through alloc's ActingFor view under the dead name, so a repair needs no
+// slot of its own and leaks nothing.
 //
 // Bounded waiting. A consumer that finds the head cell writing spins 128
 // loads, then asks whether the owner lives (a cached answer for a live
@@ -220,11 +216,6 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 	if err != nil {
 		return nil // not a queue we can read: nothing safe to do
 	}
-	if rec.Op == opPushSpill {
-		if err := needSlot(seg, rec.Slot); err != nil {
-			return err
-		}
-	}
 	switch rec.Op {
 	case opWaitPop:
 		if rec.A == 1 {
@@ -241,6 +232,7 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 		if err != nil {
 			return err
 		}
+		al = al.ActingFor(rec.Slot, rec.Gen) // under the dead name: see "Recovery by a process without a slot"
 		blk := segment.Offset(rec.A)
 		if rec.B == 0 {
 			al.Free(blk) // never reached a cell; ErrInvalidFree means it is already free
@@ -291,18 +283,13 @@ func recoverConsumers(seg *segment.Segment, slot int, gen uint32) (int, error) {
 			if err != nil {
 				return n, err
 			}
-			s = hookSettler(seg, al, dead)
+			s = hookSettler(seg, al.ActingFor(slot, gen), dead)
 		}
 		v.settleGate(s)
 		for ci := range int(v.cap) {
 			w := v.stateWord(ci).Load()
 			if cellState(w) != stReading || w&lostBit != 0 || cellOwner(w) != dead {
 				continue
-			}
-			if cellSpill(w) {
-				if err := needSlot(seg, slot); err != nil {
-					return n, err
-				}
 			}
 			switch v.countLost(s, ci, w, nearest(cellPos(w), v.hdr.deq.Load())) {
 			case lostCounted:
@@ -313,39 +300,6 @@ func recoverConsumers(seg *segment.Segment, slot int, gen uint32) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
-}
-
-// errNoSlot defers a repair that frees a spill block, while the repairing
-// process has no registry slot.
-var errNoSlot = errors.New("queue: deferred to the recovery after attach: freeing a spill block needs a registry slot, which this process does not hold yet")
-
-// needSlot says whether a repair of the dead slot that frees a spill
-// block must wait. segment runs repairs for the slot an attaching process
-// is about to take before that process holds a slot, and the allocator
-// frees nothing for a process without one (the block would leak). If the
-// registry has a free slot after this one, an error makes the attaching
-// process take that one and leaves this slot dead for the recovery that
-// segment.Open runs next, with a slot; if it has none, failing would
-// leave the process unable to attach, so the repair goes on and the
-// block leaks (alloc.Check reports it).
-func needSlot(seg *segment.Segment, slot int) error {
-	if mine, _ := seg.Slot(); mine >= 0 {
-		return nil
-	}
-	st, err := seg.Stats()
-	if err != nil {
-		return nil
-	}
-	used := make(map[int]bool)
-	for _, p := range seg.Processes() {
-		used[p.Slot] = true
-	}
-	for i := slot + 1; i < st.ProcessSlots; i++ {
-		if !used[i] {
-			return errNoSlot
-		}
-	}
-	return nil
 }
 
 // decrement lowers a waiter count without wrapping below zero.
@@ -439,12 +393,13 @@ func toolSettler(seg *segment.Segment, al *alloc.Allocator) settler {
 }
 
 // hookSettler is the settler of the recovery hook, which repairs the dead
-// attachment dead. segment runs recovery hooks for the slot an attaching
-// process is about to take before that process holds one; then it acts
-// under the dead attachment's name, as the allocator's recovery does: it
-// holds that slot's lock meanwhile, so to every other process the name
-// looks alive, and if this process dies too the name is dead again and the
-// next recovery finds what it left.
+// attachment dead; al is an allocator view acting for it (ActingFor).
+// segment runs recovery hooks for the slot an attaching process is about
+// to take before that process holds one; then it acts under the dead
+// attachment's name, as the allocator's recovery does: it holds that
+// slot's lock meanwhile, so to every other process the name looks alive,
+// and if this process dies too the name is dead again and the next
+// recovery finds what it left.
 func hookSettler(seg *segment.Segment, al *alloc.Allocator, dead uint32) settler {
 	s := toolSettler(seg, al)
 	if slot, _ := seg.Slot(); slot < 0 {

@@ -188,8 +188,11 @@ func soakQueueProducer(c *harness.Child) error {
 	w.emit(true)
 	for w.running() {
 		v := soakItem(w.lineage, seq)
+		w.p.In = true // a push in flight: killed now, it may or may not have landed
+		w.emit(true)
 		t0 := time.Now()
 		err := q.Push(v)
+		w.p.In = false
 		switch {
 		case err == nil:
 			w.timed("queue.Push", t0)
@@ -199,7 +202,7 @@ func soakQueueProducer(c *harness.Child) error {
 			w.emit(true)
 		case errors.Is(err, queue.ErrFull):
 			w.p.Polls++
-			w.emit(false)
+			w.emit(true)
 			soakPause()
 		default:
 			return fmt.Errorf("queue.Push: %w", err)
@@ -222,6 +225,8 @@ func soakQueueConsumer(c *harness.Child) error {
 	for n := 0; w.running(); n++ {
 		var v []byte
 		var err error
+		w.p.In = true // a pop in flight: killed now, its item may be the library's (Lost) or ours
+		w.emit(true)
 		t0 := time.Now()
 		waited := n%16 == 0
 		if waited {
@@ -232,6 +237,7 @@ func soakQueueConsumer(c *harness.Child) error {
 		} else {
 			v, err = q.Pop()
 		}
+		w.p.In = false
 		switch {
 		case err == nil:
 			if !waited {
@@ -251,7 +257,7 @@ func soakQueueConsumer(c *harness.Child) error {
 			w.emit(true)
 		case errors.Is(err, queue.ErrEmpty), errors.Is(err, context.DeadlineExceeded):
 			w.p.Polls++
-			w.emit(false)
+			w.emit(true)
 			if !waited {
 				soakPause()
 			}
@@ -280,8 +286,11 @@ func soakStackWorker(c *harness.Child) error {
 	w.emit(true)
 	for w.running() {
 		if w.rng.IntN(2) == 0 {
+			w.p.In, w.p.InSeq = true, 1 // a push in flight
+			w.emit(true)
 			t0 := time.Now()
 			err := s.Push(uint64(w.lineage)<<40 | seq)
+			w.p.In = false
 			switch {
 			case err == nil:
 				w.timed("stack.Push", t0)
@@ -291,14 +300,17 @@ func soakStackWorker(c *harness.Child) error {
 				w.emit(true)
 			case errors.Is(err, stack.ErrFull):
 				w.p.Polls++
-				w.emit(false)
+				w.emit(true)
 			default:
 				return fmt.Errorf("stack.Push: %w", err)
 			}
 			continue
 		}
+		w.p.In, w.p.InSeq = true, 0 // a pop in flight
+		w.emit(true)
 		t0 := time.Now()
 		v, err := s.Pop()
+		w.p.In = false
 		switch {
 		case err == nil:
 			w.timed("stack.Pop", t0)
@@ -309,7 +321,7 @@ func soakStackWorker(c *harness.Child) error {
 			w.emit(true)
 		case errors.Is(err, stack.ErrEmpty):
 			w.p.Polls++
-			w.emit(false)
+			w.emit(true)
 		default:
 			return fmt.Errorf("stack.Pop: %w", err)
 		}

@@ -134,7 +134,7 @@ func recoverFunc(w io.Writer, o recoverOptions, arg string) error {
 		fmt.Fprintf(w, "%d operations of kinds no structure handles were left alone\n", res.Unhandled)
 	}
 	for name, n := range res.Cells {
-		fmt.Fprintf(w, "%q: recycled %d cells left claimed by dead processes (their items count as lost)\n", name, n)
+		fmt.Fprintf(w, "%q: recycled %d cells left claimed by dead processes (a dead consumer's item is counted in Lost; a dead producer's cell held none)\n", name, n)
 	}
 	for _, e := range res.Errors {
 		fmt.Fprintf(w, "error: %s\n", e)

@@ -458,6 +458,35 @@ func (a *Allocator) Publish(off segment.Offset) (err error) {
 	return nil
 }
 
+// Adopt makes a published block owned by this attachment again, undoing
+// Publish, for a caller about to drop the last shared reference to it and
+// then free it: a process that dies between dropping the reference and
+// Free leaves a block owned by a dead attachment, which recovery frees,
+// where a published block would leak. A block this attachment owns already
+// is left as it is. Does not block.
+func (a *Allocator) Adopt(off segment.Offset) (err error) {
+	if prev := debug.SetPanicOnFault(true); !prev {
+		defer a.seg.Catch(&err, prev) // nested guards: see guardNote
+	}
+	if a.slot < 0 {
+		return fmt.Errorf("alloc: %w", segment.ErrReadOnly)
+	}
+	h, w, err := a.header(off)
+	if err != nil {
+		return err
+	}
+	owned := packState(stateOwned, classOf(w), a.slot, a.gen)
+	switch {
+	case w == owned:
+		return nil
+	case stateOf(w) != statePublished:
+		return fmt.Errorf("%w: adopt of block %d in state %s", ErrInvalidFree, off, stateName(stateOf(w)))
+	case !a.block(h).state.CompareAndSwap(w, owned):
+		return fmt.Errorf("%w: block %d changed while being adopted", ErrInvalidFree, off)
+	}
+	return nil
+}
+
 // Free returns a block to its size class. Freeing an offset that is not a
 // block, or a block already free, is an ErrInvalidFree error and changes
 // nothing. Does not block.
@@ -583,7 +612,7 @@ func (a *Allocator) tryRetire(c uint64, class int) bool {
 	retired := packState(stateRetired, class, a.slot, a.gen)
 	base := a.chunkBase(c)
 	for i := range cl.blocks {
-		if !a.block(base + i*cl.size).state.CompareAndSwap(free, retired) {
+		if !a.block(base+i*cl.size).state.CompareAndSwap(free, retired) {
 			a.unretire(c, class, retired)
 			a.table[c].CompareAndSwap(retiring, small)
 			return false

@@ -325,3 +325,42 @@ func TestFreedMemoryServesEverySize(t *testing.T) {
 		}
 	}
 }
+
+// TestAdopt: a published block adopted back is owned again, so recovery
+// would free it if its owner died; Free then frees it; adopting a free
+// block, or one owned by another attachment, is an error.
+func TestAdopt(t *testing.T) {
+	a, s := newAllocator(t, 1<<20)
+	off, err := a.Alloc(100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Adopt(off); err != nil { // owned already: nothing to do
+		t.Fatal(err)
+	}
+	if err := a.Publish(off); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Check(); r.Published != 1 || r.Owned != 0 {
+		t.Fatalf("after Publish: %+v", r)
+	}
+	b, err := alloc.Of(alloctest.Reopen(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Adopt(off); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.Check(); r.Published != 0 || r.Owned != 1 {
+		t.Fatalf("after Adopt: %+v", r)
+	}
+	if err := b.Adopt(off); !errors.Is(err, alloc.ErrInvalidFree) {
+		t.Errorf("Adopt of a block another attachment owns: %v, want ErrInvalidFree", err)
+	}
+	if err := a.Free(off); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Adopt(off); !errors.Is(err, alloc.ErrInvalidFree) {
+		t.Errorf("Adopt of a free block: %v, want ErrInvalidFree", err)
+	}
+}

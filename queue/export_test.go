@@ -10,6 +10,7 @@ const (
 	HookPushWritten   = hookPushWritten
 	HookPushPublished = hookPushPublished
 	HookPopClaimed    = hookPopClaimed
+	HookPopReleased   = hookPopReleased
 	HookBatchClaimed  = hookBatchClaimed
 	HookLostMarked    = hookLostMarked
 	HookLostCounted   = hookLostCounted

@@ -357,6 +357,7 @@ const (
 	hookLostCounted              // ... counted in Lost, cell not freed
 	hookLostFreed                // ... cell freed, gate not released
 	hookSettleTaken              // a settler took over a dead settler's gate
+	hookPopReleased              // a pop released a spilled item's cell, its block not freed
 )
 
 // claimSteps bounds how many cells claimPush steps over before it falls
@@ -751,11 +752,26 @@ func (q *Queue[T]) popValue() (T, error) {
 // releases the cell; from the release on, the item is the caller's.
 func (q *Queue[T]) finishPop(pos uint64, ci int, w uint64) (T, error) {
 	v, blk, err := q.take(pos, ci, w)
+	q.releaseSpilled(ci, pos, blk)
+	return v, err
+}
+
+// releaseSpilled releases cell ci, claimed for pos, and frees blk, its
+// spill block (0: none). The block is adopted (alloc.Adopt) before the
+// release drops its last shared reference, so a process killed between
+// the release and the free leaves a block owned by a dead attachment,
+// which recovery frees, not a published one nobody can reach.
+func (q *Queue[T]) releaseSpilled(ci int, pos uint64, blk segment.Offset) {
+	if blk != 0 {
+		q.al.Adopt(blk) // an error means a bad block: Free below refuses it too
+	}
 	q.release(ci, pos)
 	if blk != 0 {
+		if crashHook != nil {
+			crashHook(hookPopReleased)
+		}
 		q.al.Free(blk)
 	}
-	return v, err
 }
 
 // take decodes the item of cell ci, claimed for pos in state w, without
@@ -801,19 +817,13 @@ func (q *Queue[T]) popFunc(fn func([]byte) error) error {
 		done := false
 		defer func() {
 			if !done {
-				q.release(ci, pos)
-				if blk != 0 {
-					q.al.Free(blk)
-				}
+				q.releaseSpilled(ci, pos, blk)
 			}
 		}()
 		err = fn(b)
 		done = true
 	}
-	q.release(ci, pos)
-	if blk != 0 {
-		q.al.Free(blk)
-	}
+	q.releaseSpilled(ci, pos, blk)
 	return err
 }
 
@@ -1032,6 +1042,9 @@ func (q *Queue[T]) PopBatch(dst []T) (n int, err error) {
 			return
 		}
 		for _, c := range claims {
+			if c.blk != 0 {
+				q.al.Adopt(c.blk) // as releaseSpilled does
+			}
 			q.hand(c.ci, makeState(c.pos+q.cap, stFree, false, 0))
 		}
 		q.wakePushers() // one wake-up for all (it wakes every sleeper)

@@ -487,6 +487,9 @@ func (v view) countLost(s settler, ci int, w, pos uint64) lostResult {
 	if crashHook != nil {
 		crashHook(hookLostCounted)
 	}
+	if blk != 0 {
+		s.al.Adopt(blk) // owned by the settler until freed: a death after 5 leaks nothing
+	}
 	sw.Store(makeState(pos+v.cap, stFree, false, 0)) // 5
 	v.hdr.repaired.Add(1)
 	if blk != 0 {
@@ -534,6 +537,9 @@ func (v view) settleGate(s settler) {
 		if v.hdr.lost.Load()&gateSnapMask == snap {
 			v.hdr.lost.Add(1)
 		}
+		if blk != 0 {
+			s.al.Adopt(blk) // as countLost does
+		}
 		// The cell keeps 28 bits of its position; a claimed cell is
 		// within a lap of deq, which nearest needs.
 		if sw.CompareAndSwap(w, makeState(nearest(cellPos(w), v.hdr.deq.Load())+v.cap, stFree, false, 0)) {
@@ -542,6 +548,8 @@ func (v view) settleGate(s settler) {
 				s.al.Free(blk)
 			}
 			wakeSleepers(s.seg, &v.hdr.notFull)
+		} else if blk != 0 {
+			s.al.Publish(blk) // the cell moved on: it still refers to the block
 		}
 		break // only one cell is marked at a time
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,7 +155,13 @@ func RegisterRepair(kind Kind, fn RepairFunc) {
 	repairers.funcs[kind] = fn
 }
 
-// RegisterRecoveryHook installs a hook run for every dead attachment.
+// RegisterRecoveryHook installs a hook run for every dead attachment, after
+// the repair functions of its intents. Hooks run in the reverse order of
+// their registration. A package registers from init, and Go initialises a
+// package after the packages it imports, so a structure's hooks run before
+// the allocator's: a structure's hook can still free, under the dead
+// attachment's name, a block that the allocator's hook would otherwise
+// reclaim, and the allocator's hook, last, finds only what is left.
 func RegisterRecoveryHook(name string, fn RecoveryHook) {
 	repairers.Lock()
 	defer repairers.Unlock()
@@ -250,7 +257,7 @@ func (s *Segment) repairSlot(i int, ctl uint64, rep *Report) bool {
 	if !ok {
 		return false
 	}
-	for _, h := range hooks {
+	for _, h := range slices.Backward(hooks) {
 		n, err := h.fn(s, i, gen)
 		rep.Reclaimed += n
 		if err != nil {

@@ -59,13 +59,14 @@ func runLength(t *testing.T, flagValue time.Duration, env string, def, short tim
 }
 
 // soakRoles: scenario and lineage count. Two cores run all of them, so the
-// mix is small: 14 processes.
+// mix is small: 15 processes.
 var soakRoles = []struct {
 	scenario string
 	n        int
 }{
 	{"soak-qprod", 2}, {"soak-qcons", 1}, {"soak-stack", 2}, {"soak-mapw", 2},
 	{"soak-mapr", 1}, {"soak-bits", 2}, {"soak-count", 2}, {"soak-obits", 2},
+	{"soak-alloc", 1},
 }
 
 // soakLineage is one logical worker and its incarnations.
@@ -515,7 +516,28 @@ func (s *soakSupervisor) check(al *alloc.Allocator, owned *bitset.Bitset, object
 	if inUse != uint64(rep.Owned+rep.Published) {
 		t.Errorf("alloc: Stats says %d blocks in use, the heap walk %d", inUse, rep.Owned+rep.Published)
 	}
-	say("alloc: %d allocs, %d frees; after draining: %d blocks in use (the objects' own), 0 leaked, 0 steps left half done, Stats equal to the heap walk", ast.Allocs, ast.Frees, inUse)
+	// Freed memory serves every size: after the long mix of sizes, the
+	// heap holds 64 KiB blocks in at least 90% of what the objects leave.
+	var big []segment.Offset
+	for {
+		off, err := al.Alloc(64<<10 - 16)
+		if err != nil {
+			if !errors.Is(err, alloc.ErrOutOfMemory) {
+				t.Errorf("alloc: filling with 64 KiB blocks: %v", err)
+			}
+			break
+		}
+		big = append(big, off)
+	}
+	for _, off := range big {
+		al.Free(off)
+	}
+	room := ast.HeapBytes - ast.UsedBytes
+	share := float64(len(big)) * (64 << 10) / float64(room)
+	if share < 0.9 {
+		t.Errorf("alloc: after the soak the heap holds %d blocks of 64 KiB, %.1f%% of the %d bytes the objects leave", len(big), 100*share, room)
+	}
+	say("alloc: %d allocs, %d frees; after draining: %d blocks in use (the objects' own), 0 leaked, 0 steps left half done, Stats equal to the heap walk; then %d blocks of 64 KiB fit, %.1f%% of the room left", ast.Allocs, ast.Frees, inUse, len(big), 100*share)
 
 	// Operations, kills, stalls.
 	var ops uint64

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/array"
 	"github.com/posixshm/posixshm/bitset"
 	"github.com/posixshm/posixshm/conformance/harness"
@@ -45,6 +46,7 @@ func init() {
 	harness.Register("soak-bits", soakBitClaimer)
 	harness.Register("soak-count", soakCounter)
 	harness.Register("soak-obits", soakOwnedClaimer)
+	harness.Register("soak-alloc", soakAllocator)
 }
 
 const (
@@ -570,6 +572,56 @@ func soakOwnedClaimer(c *harness.Child) error {
 		}
 	}
 	w.p.Owned = nil
+	return w.finish()
+}
+
+// soakAllocator allocates blocks of random sizes, from 16 bytes to 70 KB
+// (log-uniform, so every small class and the first large ones), holds up
+// to 200 and frees them at random: the long mix of sizes that would
+// fragment a heap whose memory never left its size class. It never
+// publishes, so a killed incarnation's blocks are recovery's to free.
+func soakAllocator(c *harness.Child) error {
+	w, err := soakStartWorker(c)
+	if err != nil {
+		return err
+	}
+	al, err := alloc.Of(w.seg)
+	if err != nil {
+		return err
+	}
+	var held []segment.Offset
+	w.emit(true)
+	for w.running() {
+		t0 := time.Now()
+		if len(held) < 200 && (len(held) == 0 || w.rng.IntN(2) == 0) {
+			n := uint64(16) << w.rng.IntN(13)   // 16 B to 64 KiB ...
+			n += uint64(w.rng.Int64N(int64(n))) // ... and anything between
+			off, err := al.Alloc(n)
+			w.timed("alloc.Alloc", t0)
+			if errors.Is(err, alloc.ErrOutOfMemory) {
+				w.p.Polls++
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			held = append(held, off)
+		} else {
+			i := w.rng.IntN(len(held))
+			if err := al.Free(held[i]); err != nil {
+				return err
+			}
+			w.timed("alloc.Free", t0)
+			held[i] = held[len(held)-1]
+			held = held[:len(held)-1]
+		}
+		w.emit(false)
+	}
+	for _, off := range held {
+		if err := al.Free(off); err != nil {
+			return err
+		}
+	}
 	return w.finish()
 }
 

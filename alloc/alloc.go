@@ -468,10 +468,7 @@ func (a *Allocator) Adopt(off segment.Offset) (err error) {
 	if prev := debug.SetPanicOnFault(true); !prev {
 		defer a.seg.Catch(&err, prev) // nested guards: see guardNote
 	}
-	if a.slot < 0 {
-		return fmt.Errorf("alloc: %w", segment.ErrReadOnly)
-	}
-	h, w, err := a.header(off)
+	h, w, err := a.headerToChange(off)
 	if err != nil {
 		return err
 	}
@@ -494,14 +491,20 @@ func (a *Allocator) Free(off segment.Offset) (err error) {
 	if prev := debug.SetPanicOnFault(true); !prev {
 		defer a.seg.Catch(&err, prev) // nested guards: see guardNote
 	}
-	if a.slot < 0 {
-		return fmt.Errorf("alloc: %w", segment.ErrReadOnly)
-	}
-	h, w, err := a.header(off)
+	h, w, err := a.headerToChange(off)
 	if err != nil {
 		return err
 	}
 	return a.release(h, w)
+}
+
+// headerToChange is header for Free and Adopt, which change a block under
+// this attachment's name: a handle opened ReadOnly has none.
+func (a *Allocator) headerToChange(off segment.Offset) (uint64, uint64, error) {
+	if a.slot < 0 {
+		return 0, 0, fmt.Errorf("alloc: %w", segment.ErrReadOnly)
+	}
+	return a.header(off)
 }
 
 // release frees the block at header offset h whose state word was w.

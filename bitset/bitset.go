@@ -46,7 +46,7 @@ import (
 // panics, as indexing a Go slice does.
 type Bitset struct {
 	words []atomic.Uint64 // resolved once at attach; len(words) = (n+63)/64
-	bound []struct{}      // len(bound) = n; indexing it is the index check (see checkIndex)
+	bound []struct{}      // len(bound) = n; indexing it is the index check (see the comment before Set)
 	n     uint64          // number of bits, copied from the header at attach
 	tail  uint64          // mask of the valid bits of the last word
 	name  string

@@ -54,7 +54,8 @@ func (q *Queue[T]) sampleHighWater(pos uint64) {
 }
 
 // Stats returns the queue's statistics. It reads every cell's state word
-// (no lock, nothing written), so it costs time in proportion to Cap; under
+// (no lock; the one word it writes is the high-water mark, raised by CAS if
+// the length it counted is higher), so it costs time in proportion to Cap; under
 // concurrent use the counts are a moment's approximation. On a memory
 // fault (the segment's file truncated by a peer) it returns the zero Stats.
 func (q *Queue[T]) Stats() Stats {

@@ -250,7 +250,7 @@ func backoff(i int) {
 func (s *Stack[T]) Push(v T) (err error) {
 	defer s.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if s.word {
-		// The word fast path (word.go): no codec call, no scratch buffer.
+		// The word fast path (codec.IsWord, checked on open): no codec call, no scratch buffer.
 		x := codec.WordBits(v)
 		return s.push(nil, x)
 	}

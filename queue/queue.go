@@ -93,6 +93,14 @@ func WithCodec[T any](c codec.Codec[T]) Option { return func(o *options) { o.cod
 // exist. When it exists, the element codec must be the same and any
 // Capacity or SlotSize given must match; options left out mean "whatever it
 // has". Among processes calling New at once exactly one creates it.
+//
+// Errors, each a sentinel for errors.Is: ErrInvalidOption for a bad
+// option (a capacity that is not a power of two, a slot size out of
+// range, a codec for another type); ErrMismatch when the object exists
+// with another kind, layout version, codec, capacity or slot size (the
+// message names both sides); ErrCorrupt for a header that fails its
+// checks; segment.ErrInvalidName, ErrDirectoryFull, ErrReadOnly from the
+// segment; alloc.ErrOutOfMemory when the heap has no room for the ring.
 func New[T any](seg *segment.Segment, name string, opts ...Option) (_ *Queue[T], err error) {
 	defer seg.Catch(&err, debug.SetPanicOnFault(true)) // attach reads the header
 	o, c, err := buildOptions[T](opts)
@@ -550,6 +558,13 @@ func (q *Queue[T]) abandon(ci int, pos uint64) {
 }
 
 // Push adds v at the tail, or returns ErrFull. Does not block.
+//
+// Other errors: ErrTooLarge for a value whose encoding exceeds this
+// handle's MaxValueSize; alloc.ErrOutOfMemory when a value that spills
+// finds no room in the heap; an encoding error from the codec; ErrCorrupt
+// for a cell whose state no correct process wrote; segment.ErrTruncated or
+// segment.ErrClosed when the segment is gone. Nothing is pushed when Push
+// returns an error.
 func (q *Queue[T]) Push(v T) (err error) {
 	defer q.seg.Catch(&err, debug.SetPanicOnFault(true))
 	if q.word {

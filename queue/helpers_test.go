@@ -11,7 +11,9 @@ import (
 // ends, pass or fail.
 func newSeg(t testing.TB, size int64) *segment.Segment {
 	t.Helper()
-	return alloctest.NewSegment(t, size)
+	seg := alloctest.NewSegment(t, size)
+	alloctest.CheckHeap(t, seg) // the heap and every object are checked when the test ends
+	return seg
 }
 
 // reopen attaches a second handle (a second registry slot, as another

@@ -193,6 +193,14 @@ func buildOptions[T any](opts []Option) (options, codec.Codec[T], error) {
 // initialise writes a new queue's header and cells. It runs inside
 // FindOrCreate, before any other process can see the object.
 func initialise(seg *segment.Segment, obj segment.Object, capacity uint64, slot int, fp uint64) error {
+	// The heap does not zero blocks: clear the whole header, so that every
+	// field this code does not set (the lost gate, counters, reserved
+	// bytes) starts at zero, not at a freed block's bytes.
+	hb, err := seg.Bytes(obj.Offset, headerSize)
+	if err != nil {
+		return err
+	}
+	clear(hb)
 	h, err := segment.At[header](seg, obj.Offset)
 	if err != nil {
 		return err

@@ -200,6 +200,7 @@ const (
 func init() {
 	segment.RegisterRepair(segment.KindQueue, repair)
 	segment.RegisterRecoveryHook("queue: count the items dead consumers held", recoverConsumers)
+	segment.RegisterCheck(segment.KindQueue, Check)
 }
 
 // repair finishes or undoes the queue operation rec describes, for a dead

@@ -111,6 +111,7 @@ import (
 func init() {
 	segment.RegisterRepair(segment.KindStack, func(*segment.Segment, segment.IntentRecord) error { return nil })
 	segment.RegisterRecoveryHook("stack: settle the items dead poppers held", recoverPoppers)
+	segment.RegisterCheck(segment.KindStack, Check)
 }
 
 // recoverPoppers is the stack's recovery hook: for the dead attachment

@@ -89,6 +89,14 @@ func New[T any](seg *segment.Segment, name string, opts ...Option) (_ *Stack[T],
 		Size:    headerSize + uint64(capacity)*uint64(cellHeader+slot),
 	}
 	obj, _, err := seg.FindOrCreate(name, spec, al, func(obj segment.Object) error {
+		// The heap does not zero blocks: clear the whole header, so that
+		// every field this code does not set (the lost gate, counters,
+		// reserved bytes) starts at zero, not at a freed block's bytes.
+		hb, err := seg.Bytes(obj.Offset, headerSize)
+		if err != nil {
+			return err
+		}
+		clear(hb)
 		h, err := segment.At[header](seg, obj.Offset)
 		if err != nil {
 			return err

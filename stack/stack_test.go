@@ -16,7 +16,9 @@ import (
 
 func newSeg(t testing.TB, size int64) *segment.Segment {
 	t.Helper()
-	return alloctest.NewSegment(t, size)
+	seg := alloctest.NewSegment(t, size)
+	alloctest.CheckHeap(t, seg) // the heap and every object are checked when the test ends
+	return seg
 }
 
 func reopen(t testing.TB, seg *segment.Segment) *segment.Segment {

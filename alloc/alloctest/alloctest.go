@@ -50,10 +50,11 @@ func Reopen(t testing.TB, seg *segment.Segment) *segment.Segment {
 	return s
 }
 
-// CheckHeap registers a check of seg's heap (alloc.Check) to run when the
-// test ends, if it has not failed already: lists, block states and
-// counters must agree.
-// Register it after NewSegment, so that it runs before the segment closes.
+// CheckHeap registers a check of seg to run when the test ends, if it has
+// not failed already: the heap (alloc.Check: bitmaps, block states and
+// chunks must agree) and every object whose package registered a check
+// (segment.CheckObjects: queues, stacks, hash maps). Register it after
+// NewSegment, so that it runs before the segment closes.
 func CheckHeap(t testing.TB, seg *segment.Segment) {
 	t.Helper()
 	t.Cleanup(func() {
@@ -67,6 +68,9 @@ func CheckHeap(t testing.TB, seg *segment.Segment) {
 		}
 		if r := a.Check(); len(r.Problems) > 0 {
 			t.Errorf("heap check of %s: %v", seg.Name(), r.Problems)
+		}
+		if probs := seg.CheckObjects(); len(probs) > 0 {
+			t.Errorf("object checks of %s: %v", seg.Name(), probs)
 		}
 	})
 }

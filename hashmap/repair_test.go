@@ -25,11 +25,14 @@ import (
 
 const repairEnv = "HM_REPAIR_CHILD"
 
-const hookReached = "HOOK-REACHED"
+const (
+	hookReached = "HOOK-REACHED"
+	hookPaused  = "HOOK-PAUSED"
+)
 
 // TestRepairChild is the child's side; it does nothing unless started by
-// startRepairChild. The spec is "segment|op|point[|op2|point2]": do op and
-// stop at point.
+// runToHook. The spec is "segment|op|point|pause": do op and stop at
+// point; if pause is not 0, first wait at pause until a line on stdin.
 func TestRepairChild(t *testing.T) {
 	spec := os.Getenv(repairEnv)
 	if spec == "" {
@@ -37,8 +40,15 @@ func TestRepairChild(t *testing.T) {
 	}
 	f := strings.Split(spec, "|")
 	point, _ := strconv.Atoi(f[2])
+	pause, _ := strconv.Atoi(f[3])
 	hashmap.SetTestHook(func(p int) {
-		if p == point {
+		switch p {
+		case pause:
+			pause = 0
+			fmt.Println(hookPaused)
+			os.Stdout.Sync()
+			bufio.NewReader(os.Stdin).ReadString('\n')
+		case point:
 			fmt.Println(hookReached)
 			os.Stdout.Sync()
 			time.Sleep(time.Hour) // until SIGKILL
@@ -69,23 +79,39 @@ func TestRepairChild(t *testing.T) {
 // kills it there with SIGKILL.
 func runToHook(t *testing.T, segName, op string, point int) {
 	t.Helper()
+	runToHookAfter(t, segName, op, 0, nil, point)
+}
+
+// runToHookAfter is runToHook with a pause: the child waits at hook point
+// pause while the parent runs meanwhile, then goes on to point.
+func runToHookAfter(t *testing.T, segName, op string, pause int, meanwhile func(), point int) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRepairChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%d", repairEnv, segName, op, point))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%s|%d|%d", repairEnv, segName, op, point, pause))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	reached := make(chan bool, 1)
+	reached, paused := make(chan bool, 1), make(chan bool, 1)
 	var lines []string
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if sc.Text() == hookReached {
+			switch sc.Text() {
+			case hookPaused:
+				paused <- true
+				continue
+			case hookReached:
 				reached <- true
 				return
 			}
@@ -93,15 +119,29 @@ func runToHook(t *testing.T, segName, op string, point int) {
 		}
 		reached <- false
 	}()
-	var ok bool
-	select {
-	case ok = <-reached:
-	case <-time.After(30 * time.Second):
+	ok := true
+	if pause != 0 {
+		select {
+		case <-paused:
+			meanwhile()
+			fmt.Fprintln(in)
+		case <-reached: // ended, or went past pause without stopping
+			ok = false
+		case <-time.After(30 * time.Second):
+			ok = false
+		}
+	}
+	if ok {
+		select {
+		case ok = <-reached:
+		case <-time.After(30 * time.Second):
+			ok = false
+		}
 	}
 	cmd.Process.Kill() // SIGKILL
 	cmd.Wait()
 	if !ok {
-		t.Fatalf("child (%s, point %d) never reached the hook; output %q, stderr %s", op, point, lines, stderr.String())
+		t.Fatalf("child (%s, pause %d, point %d) never reached the hook; output %q, stderr %s", op, pause, point, lines, stderr.String())
 	}
 }
 

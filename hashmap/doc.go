@@ -27,9 +27,10 @@
 // and reused under them fails the re-check and is read again, never
 // returned. Writers build a new record and CAS the slot word. Inserting an
 // absent key claims a slot, checks the chain for a competing insert of the
-// same key, and promotes the claim (see table.go); deleted slots become
-// tombstones that any later insert reuses, and a tombstone before an empty
-// slot becomes empty again, so churn never fills the map.
+// same key, reserves the claim, counts it and promotes it (see table.go);
+// deleted slots become tombstones that any later insert reuses, and a
+// tombstone before an empty slot becomes empty again, so churn never fills
+// the map.
 //
 // Load is the hot path. It hashes the key (two multiplies for keys of 8 to
 // 16 bytes), walks the chain comparing tags, reads the matching record in
@@ -47,7 +48,11 @@
 // only after it is linked, under a pending bit that only its writer (or
 // the repair of a dead writer) clears. Recovery therefore knows exactly
 // whether a dead writer's CAS landed: if so it finishes the write, if not
-// the allocator frees the unpublished record.
+// the allocator frees the unpublished record. The Len counter changes in
+// one CAS that also names the write, while that write's slot holds a word
+// no other writer may change, and the write then records the change in its
+// slot; so recovery knows whether a dead writer changed the counter too,
+// and after it Len is exact and a kill has cost no capacity (repair.go).
 //
 // # Caveats
 //
@@ -56,22 +61,24 @@
 //   - All is not a snapshot (see All), and Clear is not atomic.
 //   - A writer killed in the few instructions between completing its CAS
 //     and freeing the record it replaced leaks that one record (the
-//     allocator's Free cannot be retried safely), and the Len counter can
-//     drift by one for a writer killed between adjusting it and its CAS
-//     (an insert raises it first, a delete lowers it last). Stats counts
-//     live entries exactly by scanning; alloc's Check shows leaked blocks.
-//   - Capacity is enforced by that counter, which runs ahead of the keys
-//     for an instant while a delete is between its CAS and lowering it,
-//     and while an insert that raised it loses to another insert of its
-//     key. An insert that finds the map full yields a few times, then waits
-//     while deletes are in flight (up to about a millisecond), before it
-//     reports ErrFull, so it does not fail for want of room that a
-//     concurrent delete has made. An insert of another process caught in
-//     that second instant can still make the map look full to a third.
+//     allocator's Free cannot be retried safely); alloc's Check shows
+//     leaked blocks. A writer killed between clearing its pending bit and
+//     counting the write leaves Stats.Stores or Stats.Deletes one short
+//     (and a repairer killed likewise, Stats.Repaired): activity figures,
+//     unlike Len, which is exact once recovery has run.
+//   - Capacity is enforced by the Len counter, which runs ahead of the
+//     keys for an instant while a delete is between the CAS that removes
+//     its key and lowering the counter (and, for a deleter killed there,
+//     until recovery). An insert that finds the map full yields a few
+//     times, then waits while deletes are in flight (up to about a
+//     millisecond, with one recovery), before it reports ErrFull, so it
+//     does not fail for want of room that a concurrent delete has made.
 //   - A writer waits for another writer of the same slot that sits between
-//     its CAS and its completion (a few instructions), and runs recovery if
-//     that writer died. A writer paused there (SIGSTOP, a debugger) delays
-//     other writers of that one slot; readers never wait.
+//     its CAS and its completion (a few instructions), and an insert for
+//     another insert of its key that has reserved its claim, and runs
+//     recovery if that writer died. A writer paused there (SIGSTOP, a
+//     debugger) delays other writers of that one slot or key; readers never
+//     wait.
 //   - Slot versions are 20 bits: a reader paused while one slot changes
 //     exactly a multiple of 2^20 times, ending on the same record offset,
 //     could accept a stale read.

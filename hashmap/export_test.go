@@ -26,6 +26,10 @@ func (m *Map[K, V]) SlotWords() []uint64 {
 	return w
 }
 
+// LiveMark returns the mark in the live word: 1 + the slot index of a
+// write between changing the count and taking its mark off, or 0.
+func (m *Map[K, V]) LiveMark() uint64 { return markOf(m.t.hdr.live.Load()) }
+
 // SetSlot overwrites slot i.
 func (m *Map[K, V]) SetSlot(i int, w uint64) { m.t.slots[i].Store(w) }
 
@@ -37,13 +41,19 @@ const (
 	HkReplaceBuilt   = hkReplaceBuilt
 	HkReplaceLinked  = hkReplaceLinked
 	HkDeleteLinked   = hkDeleteLinked
-	HkInsertCounted  = hkInsertCounted
+	HkInsertReserved = hkInsertReserved
 	HkInsertClaimed  = hkInsertClaimed
 	HkInsertPromoted = hkInsertPromoted
 	HkPublished      = hkPublished
 	HkTombCleared    = hkTombCleared
 	HkCleared        = hkCleared
 	HkFreed          = hkFreed
+	HkCounted        = hkCounted
+	HkDeleteMarked   = hkDeleteMarked
+	HkInsertLost     = hkInsertLost
+	HkRepairCounted  = hkRepairCounted
+	HkInsertFull     = hkInsertFull
+	HkRepairYielded  = hkRepairYielded
 )
 
 // SetTestHook installs fn at every hook point of this process's writers

@@ -13,7 +13,7 @@ import (
 // and lowers the Len counter a few instructions later. An insert into a
 // full map in between must wait for that delete, not report ErrFull: the
 // key it makes room for is already gone. The deleter here is held at that
-// point (HkTombCleared) for a while, as a preempted one would be.
+// point (HkDeleteLinked) for a while, as a preempted one would be.
 func TestInsertWaitsForDeleteInFlight(t *testing.T) {
 	seg := newSeg(t, 4<<20)
 	m, err := hashmap.New[string, int64](seg, "m", hashmap.MaxEntries(4))
@@ -28,7 +28,7 @@ func TestInsertWaitsForDeleteInFlight(t *testing.T) {
 	held := make(chan struct{})
 	var once atomic.Bool
 	hashmap.SetTestHook(func(p int) {
-		if p == hashmap.HkTombCleared && once.CompareAndSwap(false, true) {
+		if p == hashmap.HkDeleteLinked && once.CompareAndSwap(false, true) {
 			close(held)
 			time.Sleep(300 * time.Microsecond)
 		}

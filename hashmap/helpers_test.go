@@ -2,6 +2,7 @@ package hashmap_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/alloc/alloctest"
@@ -15,6 +16,19 @@ func newSeg(t testing.TB, size int64) *segment.Segment {
 	seg := alloctest.NewSegment(t, size)
 	alloctest.CheckHeap(t, seg)
 	return seg
+}
+
+// within returns the error that done delivers, and fails the test with
+// late if none comes within d.
+func within(t testing.TB, done <-chan error, d time.Duration, late string) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatal(late)
+		return nil
+	}
 }
 
 func inUse(t testing.TB, seg *segment.Segment) uint64 {

@@ -28,8 +28,10 @@ import (
 // in host byte order; the segment header already refuses a foreign order.
 
 // LayoutVersion is the version of the layout in this file; a map with
-// another version is refused on attach.
-const LayoutVersion uint32 = 3
+// another version is refused on attach. Version 4 made the live word a
+// count with a change mark (liveWord) and added stDeleting and the
+// reserved claim (stInserting with the pending bit).
+const LayoutVersion uint32 = 4
 
 const (
 	headerMagic uint64 = 0x50414d4848534d50 // "PMSHHMAP" read little-endian
@@ -50,8 +52,9 @@ const (
 )
 
 // header is the map's header at the start of its object block. Every field
-// but live is written once by the creator inside segment.FindOrCreate's init,
-// before any other process can see the object, and only read afterwards.
+// but live, repaired and highWater is written once by the creator inside
+// segment.FindOrCreate's init, before any other process can see the
+// object, and only read afterwards.
 type header struct {
 	magic     uint64        // 0: headerMagic
 	version   uint32        // 8: LayoutVersion
@@ -62,10 +65,42 @@ type header struct {
 	valFP     uint64        // 40: codec.Fingerprint of the value codec ID; also Params[3]
 	seed      uint64        // 48: hash seed, random per map (so keys collide differently in every map)
 	maxRecord uint64        // 56: max key+value bytes of one record
-	live      atomic.Int64  // 64: live entries (+1 by an insert before it claims a slot, -1 by a delete); atomic
+	live      atomic.Uint64 // 64: live entries and the change mark (liveWord below); CAS only
 	repaired  atomic.Uint64 // 72: writes of dead processes that recovery completed or undid (Stats.Repaired); atomic
-	highWater atomic.Uint64 // 80: largest live count reached; CAS by the insert that raises it (on live's line, which inserts write anyway)
+	highWater atomic.Uint64 // 80: largest live count reached; raised (segment.Max) by whoever takes a mark off live or replaces it (on live's line, which inserts write anyway)
 	_         [40]byte      // 88: pad to 128: live is written by every insert and delete, keep slot 0 off its line
+}
+
+// The live word: the Len counter, and which write changed it last.
+//
+// bit layout:
+//
+//	bits[0:32]  count: live entries, at most the capacity (2^30), so an
+//	            insert is refused while it equals the capacity
+//	bits[32:64] mark: 1 + the slot index of the insert or delete whose
+//	            change of count this word is, until that write has recorded
+//	            the change in its slot and taken the mark off, or another
+//	            write has replaced it (see repair.go); 0 when no write is
+//	            between the two
+//
+// One word so that a change of the count and the name of the write that
+// made it are one CAS: a repairer reads the mark to learn whether a dead
+// writer's change landed, which an atomic add could never tell it.
+const (
+	countMask = uint64(1)<<32 - 1
+	markShift = 32
+)
+
+func countOf(g uint64) uint64 { return g & countMask }
+func markOf(g uint64) uint64  { return g >> markShift }
+
+// liveWord builds a live word: count, and the mark of slot i (mark false:
+// no mark).
+func liveWord(count, i uint64, mark bool) uint64 {
+	if !mark {
+		return count & countMask
+	}
+	return (i+1)<<markShift | count&countMask
 }
 
 // After the slots, at headerSize + 8*slots (64-aligned, since objects start
@@ -84,14 +119,22 @@ const (
 //	bits[0:32]  record offset / 16 (alloc payloads are 16-aligned, and
 //	            segments are at most 64 GiB); 0 = no record
 //	bits[32:35] state: stEmpty, stInserting, stLive, stTomb, stClean,
-//	            stFence (with stFence, bits[0:32] hold the version of the
-//	            stClean word of the slot before it, which the fence guards)
+//	            stFence, stDeleting (with stFence, bits[0:32] hold the
+//	            version of the stClean word of the slot before it, which the
+//	            fence guards)
 //	bit  35     pending: with stLive, the record is linked but its writer has
 //	            not yet published it to the allocator and freed what it
 //	            replaced; with stTomb, the record in bits[0:32] is the one
-//	            just deleted, not yet freed. Only the writer (or the repair
-//	            of a dead writer) clears it, so a slot whose writer has not
-//	            finished cannot be changed under it.
+//	            just deleted, not yet freed; with stInserting, the claim is
+//	            reserved: it won its key and is about to raise the Len
+//	            counter (no other inserter may kill it); with stDeleting
+//	            (always pending), the key is deleted and the Len counter is
+//	            about to be lowered. Only the writer (or the repair of a dead
+//	            writer) clears it, so a slot whose writer has not finished
+//	            cannot be changed under it; the one exception, marking a
+//	            counted write (repair.go), moves a reserved claim to
+//	            stLive|pending and stDeleting to stTomb|pending, as the
+//	            writer itself does next.
 //	bits[36:44] tag: the top 8 bits of the key's hash (stInserting and
 //	            stLive), so a probe skips most non-matching records without
 //	            touching them
@@ -118,6 +161,7 @@ const (
 	stTomb      = 3 // deleted: keeps probe chains intact; reusable by any key
 	stFence     = 4 // an empty slot held for an instant while its predecessor (stClean) becomes empty
 	stClean     = 5 // a tombstone being turned into an empty slot; not reusable, probes pass it
+	stDeleting  = 6 // deleted, Len counter not yet lowered (always pending): invisible, not reusable, probes pass it
 )
 
 func stateOf(w uint64) uint64  { return (w & stateMask) >> stateShift }

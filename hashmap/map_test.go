@@ -321,8 +321,8 @@ func hammer(t *testing.T, goroutines, keys int) {
 		t.Fatal(err)
 	}
 	st := m.Stats()
-	if st.InFlight != 0 || st.Live != st.Counter || st.Live != len(collect(m)) {
-		t.Fatalf("at rest: %+v, All yields %d", st, len(collect(m)))
+	if st.InFlight != 0 || st.Live != st.Counter || st.Live != len(collect(m)) || m.LiveMark() != 0 || st.HighWater > keys {
+		t.Fatalf("at rest: %+v, All yields %d, live word mark %d", st, len(collect(m)), m.LiveMark())
 	}
 	if n := inUse(t, seg); n != base+uint64(st.Live) {
 		t.Fatalf("blocks in use %d, want %d + %d live records", n, base, st.Live)

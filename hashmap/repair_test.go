@@ -20,8 +20,8 @@ import (
 // re-executed) runs one write and stops at a hook point inside the write
 // path; the parent SIGKILLs it there, runs segment recovery and checks that
 // the key holds the old or the new value (never a mix, never a dangling
-// record), that no block leaked and that Len agrees with a scan, except at
-// the two points the package Caveats name.
+// record), that no block leaked but in the window the package Caveats
+// name, and that the counts are exact (checkExact).
 
 const repairEnv = "HM_REPAIR_CHILD"
 
@@ -69,6 +69,8 @@ func TestRepairChild(t *testing.T) {
 		err = m.Delete("k")
 	case "insert":
 		err = m.Store("n", "new-value")
+	case "reinsert": // k, deleted by the parent
+		err = m.Store("k", "new-value")
 	case "recover":
 		_, err = seg.Recover()
 	}
@@ -151,25 +153,38 @@ type repairCase struct {
 	point int
 	want  string // "old", "new" or "absent": what the key holds after repair
 	leak  int    // records leaked by design (package Caveats)
-	drift int    // Len counter - live keys, by design (package Caveats)
 	fixed int    // Stats.Repaired after recovery: slots the repair changed
 }
 
 var repairCases = []repairCase{
-	{"replace/before-CAS", "replace", hashmap.HkReplaceBuilt, "old", 0, 0, 0},
-	{"replace/CAS-landed", "replace", hashmap.HkReplaceLinked, "new", 0, 0, 1},
-	{"replace/published", "replace", hashmap.HkPublished, "new", 0, 0, 1},
-	{"replace/pending-cleared", "replace", hashmap.HkCleared, "new", 1, 0, 0},
-	{"replace/old-freed", "replace", hashmap.HkFreed, "new", 0, 0, 0},
-	{"delete/CAS-landed", "delete", hashmap.HkDeleteLinked, "absent", 0, 0, 1},
-	{"delete/pending-cleared", "delete", hashmap.HkTombCleared, "absent", 1, 1, 0},
-	{"delete/counted", "delete", hashmap.HkCleared, "absent", 1, 0, 0},
-	{"delete/old-freed", "delete", hashmap.HkFreed, "absent", 0, 0, 0},
-	{"insert/counted", "insert", hashmap.HkInsertCounted, "absent", 0, 1, 0},
-	{"insert/claimed", "insert", hashmap.HkInsertClaimed, "absent", 0, 0, 1},
-	{"insert/promoted", "insert", hashmap.HkInsertPromoted, "new", 0, 0, 1},
-	{"insert/published", "insert", hashmap.HkPublished, "new", 0, 0, 1},
-	{"insert/pending-cleared", "insert", hashmap.HkCleared, "new", 0, 0, 0},
+	{"replace/before-CAS", "replace", hashmap.HkReplaceBuilt, "old", 0, 0},
+	{"replace/CAS-landed", "replace", hashmap.HkReplaceLinked, "new", 0, 1},
+	{"replace/published", "replace", hashmap.HkPublished, "new", 0, 1},
+	{"replace/pending-cleared", "replace", hashmap.HkCleared, "new", 1, 0},
+	{"replace/old-freed", "replace", hashmap.HkFreed, "new", 0, 0},
+	{"delete/CAS-landed", "delete", hashmap.HkDeleteLinked, "absent", 0, 1},
+	{"delete/counted", "delete", hashmap.HkCounted, "absent", 0, 1},
+	{"delete/marked", "delete", hashmap.HkDeleteMarked, "absent", 0, 1},
+	{"delete/pending-cleared", "delete", hashmap.HkTombCleared, "absent", 1, 0},
+	{"delete/ops-counted", "delete", hashmap.HkCleared, "absent", 1, 0},
+	{"delete/old-freed", "delete", hashmap.HkFreed, "absent", 0, 0},
+	{"insert/claimed", "insert", hashmap.HkInsertClaimed, "absent", 0, 1},
+	{"insert/reserved", "insert", hashmap.HkInsertReserved, "absent", 0, 1},
+	{"insert/counted", "insert", hashmap.HkCounted, "new", 0, 1},
+	{"insert/promoted", "insert", hashmap.HkInsertPromoted, "new", 0, 1},
+	{"insert/published", "insert", hashmap.HkPublished, "new", 0, 1},
+	{"insert/pending-cleared", "insert", hashmap.HkCleared, "new", 0, 0},
+}
+
+// repairCaseNamed returns the case called name.
+func repairCaseNamed(t *testing.T, name string) repairCase {
+	for _, c := range repairCases {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no repair case %q", name)
+	return repairCase{}
 }
 
 // repairSeg creates a named segment with map "rm" holding k = "old-value"
@@ -194,7 +209,8 @@ func repairSeg(t *testing.T) (string, *segment.Segment, *hashmap.Map[string, str
 	return name, seg, m
 }
 
-// checkRepaired checks the map after recovery.
+// checkRepaired checks the map after recovery: the key, the slots, the
+// blocks, that writes go on, and the counts (checkExact).
 func checkRepaired(t *testing.T, seg *segment.Segment, m *hashmap.Map[string, string], c repairCase) {
 	t.Helper()
 	key := "k"
@@ -220,8 +236,11 @@ func checkRepaired(t *testing.T, seg *segment.Segment, m *hashmap.Map[string, st
 	if st.InFlight != 0 {
 		t.Errorf("slots still in flight after repair: %+v", st)
 	}
-	if st.Counter-st.Live != c.drift {
-		t.Errorf("Len counter %d, live %d: drift %d, want %d", st.Counter, st.Live, st.Counter-st.Live, c.drift)
+	if want := max(4, st.Live); st.HighWater != want { // repairSeg's 4 keys, or 5 with n
+		t.Errorf("HighWater %d, want %d", st.HighWater, want)
+	}
+	if mk := m.LiveMark(); mk != 0 {
+		t.Errorf("after repair the live word still marks slot %d", mk-1)
 	}
 	if st.Repaired != c.fixed {
 		t.Errorf("Stats.Repaired = %d, want %d", st.Repaired, c.fixed)
@@ -251,14 +270,10 @@ func checkRepaired(t *testing.T, seg *segment.Segment, m *hashmap.Map[string, st
 		}
 		done <- m.Delete("a")
 	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Error(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("writes after repair still blocked after 10s")
+	if err := within(t, done, 10*time.Second, "writes after repair still blocked after 10s"); err != nil {
+		t.Error(err)
 	}
+	checkExact(t, m)
 }
 
 func TestRepair(t *testing.T) {
@@ -273,12 +288,8 @@ func TestRepair(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantIntents := 1
-			if c.point == hashmap.HkInsertCounted {
-				wantIntents = 0 // killed before it took one
-			}
-			if rep.DeadProcesses != 1 || rep.Intents != wantIntents || len(rep.Errors) > 0 || rep.Unhandled > 0 {
-				t.Errorf("recovery %+v, want 1 dead process and %d intent(s)", rep, wantIntents)
+			if rep.DeadProcesses != 1 || rep.Intents != 1 || len(rep.Errors) > 0 || rep.Unhandled > 0 {
+				t.Errorf("recovery %+v, want 1 dead process and 1 intent", rep)
 			}
 			checkRepaired(t, seg, m, c)
 			if rep, _ := seg.Recover(); rep.DeadProcesses != 0 || rep.Intents != 0 {
@@ -302,9 +313,13 @@ func TestRepairRepairerKilled(t *testing.T) {
 		fixed  int
 		writer repairCase
 	}{
-		{"after-publish", hashmap.HkPublished, 0, 1, repairCases[1]},
-		{"after-clear", hashmap.HkCleared, 1, 0, repairCases[1]},
-		{"delete/after-clear", hashmap.HkTombCleared, 1, 0, repairCases[5]},
+		{"after-publish", hashmap.HkPublished, 0, 1, repairCaseNamed(t, "replace/CAS-landed")},
+		{"after-clear", hashmap.HkCleared, 1, 0, repairCaseNamed(t, "replace/CAS-landed")},
+		{"delete/after-clear", hashmap.HkTombCleared, 1, 0, repairCaseNamed(t, "delete/CAS-landed")},
+		{"delete/after-counting", hashmap.HkRepairCounted, 0, 1, repairCaseNamed(t, "delete/CAS-landed")},
+		{"delete/after-marking", hashmap.HkDeleteMarked, 0, 1, repairCaseNamed(t, "delete/CAS-landed")},
+		{"insert/after-promoting", hashmap.HkInsertPromoted, 0, 1, repairCaseNamed(t, "insert/counted")},
+		{"insert/after-yield", hashmap.HkRepairYielded, 0, 0, repairCaseNamed(t, "insert/claimed")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			name, seg, m := repairSeg(t)
@@ -321,9 +336,6 @@ func TestRepairRepairerKilled(t *testing.T) {
 			}
 			w := c.writer
 			w.leak, w.fixed = c.leak, c.fixed
-			if c.point == hashmap.HkTombCleared {
-				w.drift = 1
-			}
 			checkRepaired(t, seg, m, w)
 		})
 	}
@@ -335,7 +347,8 @@ func TestRepairByWaiter(t *testing.T) {
 	if os.Getenv(repairEnv) != "" {
 		t.Skip("in a child")
 	}
-	for _, c := range []repairCase{repairCases[1], repairCases[5], repairCases[11]} {
+	for _, name := range []string{"replace/CAS-landed", "delete/CAS-landed", "delete/counted", "insert/reserved", "insert/counted", "insert/promoted"} {
+		c := repairCaseNamed(t, name)
 		t.Run(c.name, func(t *testing.T) {
 			_, seg, m := repairSeg(t)
 			name := seg.Name()
@@ -353,7 +366,7 @@ func TestRepairByWaiter(t *testing.T) {
 				t.Fatalf("Load = %q %v %v", v, ok, err)
 			}
 			if c.op == "delete" {
-				// A pending tombstone blocks nobody (it is not reusable
+				// A deleted key's slot blocks nobody (it is not reusable
 				// until repaired), so the Store went elsewhere; the next
 				// recovery finishes the delete.
 				if st := m.Stats(); st.InFlight != 1 || st.Repaired != 0 {
@@ -369,6 +382,7 @@ func TestRepairByWaiter(t *testing.T) {
 			if as := a.Stats(); as.Allocs-as.Frees != uint64(1+st.Live) {
 				t.Errorf("%d blocks in use, want %d", as.Allocs-as.Frees, 1+st.Live)
 			}
+			checkExact(t, m)
 		})
 	}
 }
@@ -395,13 +409,8 @@ func TestClearWaitsOutDeadDeleter(t *testing.T) {
 		}
 		done <- m.Clear()
 	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("operations still waiting on a dead deleter's slot after 10s")
+	if err := within(t, done, 10*time.Second, "operations still waiting on a dead deleter's slot after 10s"); err != nil {
+		t.Fatal(err)
 	}
 	seg.Recover()
 	if st := m.Stats(); m.Len() != 0 || st.InFlight != 0 {

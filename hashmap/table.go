@@ -34,12 +34,19 @@ import (
 //     the key was inserted meanwhile (yield, then update it); a claim
 //     nearer the home slot wins over ours (yield, wait for it to resolve);
 //     a claim farther away is killed by CAS;
-//  4. promote the claim to stLive|pending by CAS. A claim killed by another
-//     inserter fails this CAS.
+//  4. reserve the claim (stInserting|pending) by CAS. A claim killed by
+//     another inserter fails this CAS; a reserved claim is never killed:
+//     an inserter of the same key that meets it waits for it, as for a
+//     live record of the key;
+//  5. raise the Len counter (countChange), refusing if the map holds its
+//     capacity (the claim is then given back), publish the record, and
+//     promote the claim to stLive: the key is in the map.
 //
-// Two inserters of one key thus never both promote: whichever's scan starts
+// Two inserters of one key thus never both reserve: whichever's scan starts
 // later sees the other's claim or record, and every transition is a CAS on
-// the word it was decided on.
+// the word it was decided on. A delete moves the key's slot from stLive to
+// stDeleting (the key is gone), lowers the counter, then makes it a
+// tombstone. How the counter stays exact across kills is in repair.go.
 //
 // Tombstones are reusable by any key (step 1), so churn never fills the map.
 // A tombstone followed by an empty slot is turned back into an empty slot
@@ -70,10 +77,12 @@ type table struct {
 
 // Intent operation codes. Every intent record of this kind holds
 // a = slot index, b = the word the writer expected, c = the word it CASes in.
+// The pending words a write's slot can hold after c follow from c (the
+// next version each), so c names them all (repair.go).
 const (
 	opReplace = 1 // LIVE(old) -> LIVE|pending(new)
-	opDelete  = 2 // LIVE(old) -> TOMB|pending(old)
-	opInsert  = 3 // free -> INSERTING(new), later LIVE|pending(new)
+	opDelete  = 2 // LIVE(old) -> DELETING|pending(old) [-> TOMB|pending(old), by a helper]
+	opInsert  = 3 // free -> INSERTING(new) -> INSERTING|pending(new) [-> LIVE|pending(new), by a helper]
 )
 
 // absent is the error for a key Load found absent: nil, unless the
@@ -89,6 +98,16 @@ func (t *table) absent() error {
 // lost is the error for an operation that finds the segment lost.
 func (t *table) lost() error {
 	return fmt.Errorf("map %q: %w", t.name, t.seg.LostErr())
+}
+
+// full is the error for an insert into a map that holds its capacity.
+func (t *table) full() error {
+	return fmt.Errorf("%w: map %q holds its capacity of %d keys", ErrFull, t.name, t.capacity)
+}
+
+// count returns the Len counter, at most the capacity.
+func (t *table) count() int {
+	return int(min(countOf(t.hdr.live.Load()), uint64(t.capacity)))
 }
 
 func (t *table) corrupt(format string, args ...any) error {
@@ -260,7 +279,7 @@ restart:
 						return 0, 0, nil, t.corrupt("slot %d points at offset %d, which holds no record", i, recOff(w))
 					}
 				}
-			case stInserting, stTomb, stClean:
+			case stInserting, stTomb, stClean, stDeleting:
 			default:
 				if t.slots[i].Load() != w {
 					continue restart
@@ -318,7 +337,7 @@ restart:
 						return p, t.corrupt("slot %d points at offset %d, which holds no record", i, recOff(w))
 					}
 				}
-			case stInserting, stClean:
+			case stInserting, stClean, stDeleting:
 			default:
 				if t.slots[i].Load() != w {
 					continue restart
@@ -333,14 +352,14 @@ restart:
 
 // Outcomes of settle.
 const (
-	claimPromoted = iota // our claim is now LIVE|pending
+	claimReserved = iota // our claim is now INSERTING|pending: it holds the key
 	claimCollided        // the key has a live record elsewhere; our claim is gone
-	claimLost            // an earlier claim of the key wins (wait for slot j to change from wj); ours is gone
+	claimLost            // an earlier or reserved claim of the key wins (wait for slot j to change from wj); ours is gone
 	claimRetry           // our claim is gone (killed, or the chain broke); start over
 )
 
 // settle runs steps 2-4 of an insert (see the top of this file) for our
-// claim wi at slot i.
+// claim wi at slot i. On claimReserved, wj is our reserved word.
 func settle(t *table, key string, h, i, wi uint64) (res int, j, wj uint64) {
 	home := h & t.mask
 	di := (i - home) & t.mask
@@ -390,7 +409,7 @@ func settle(t *table, key string, h, i, wi uint64) (res int, j, wj uint64) {
 			yield()
 			return claimCollided, j, w
 		}
-		if d < di {
+		if pending(w) || d < di { // a reserved claim, or one nearer home
 			yield()
 			return claimLost, j, w
 		}
@@ -406,9 +425,9 @@ func settle(t *table, key string, h, i, wi uint64) (res int, j, wj uint64) {
 		t.cleanup(j)
 	}
 	// Step 4.
-	pw := next(wi, stLive, true, recOff(wi), tag)
-	if t.slots[i].CompareAndSwap(wi, pw) {
-		return claimPromoted, i, pw
+	rw := next(wi, stInserting, true, recOff(wi), tag)
+	if t.slots[i].CompareAndSwap(wi, rw) {
+		return claimReserved, i, rw
 	}
 	return claimRetry, 0, 0 // killed by a claim nearer home
 }
@@ -529,8 +548,8 @@ func (t *table) await(i, w uint64) error {
 // maxFullWaits bounds the waits of an insert that finds the map full
 // (mutate): fullYields yields to other goroutines first, whatever is in
 // flight, then, while deletes are in flight, sleeps: about 1 ms in all, with
-// one recovery halfway for a deleter that died between its CAS and the
-// counter.
+// one recovery halfway for a deleter that died between its CAS and
+// lowering the counter.
 const (
 	maxFullWaits = 32
 	fullYields   = 8
@@ -550,12 +569,115 @@ func waitForRoom(seg *segment.Segment, n int) {
 	}
 }
 
+// countChange changes the count in the live word by delta (+1 for an
+// insert whose claim in slot i is reserved, -1 for a delete whose slot i
+// holds stDeleting) and marks the word with slot i, in one CAS: the mark
+// tells a repairer that the change landed (repair.go). It returns the word
+// it wrote. An increase is refused, changing nothing, while the count is
+// the capacity. Before it replaces another write's mark it helps that
+// write (help).
+func (t *table) countChange(i uint64, delta int) (uint64, bool) {
+	for {
+		g := t.hdr.live.Load()
+		if m := markOf(g); m != 0 {
+			t.help(g, m-1)
+		}
+		c := countOf(g)
+		switch {
+		case delta > 0 && c >= uint64(t.capacity):
+			return g, false
+		case delta > 0:
+			c++
+		case c > 0: // a counter of 0 under a key being deleted is corrupt: leave it
+			c--
+		}
+		ng := liveWord(c, i, true)
+		if t.hdr.live.CompareAndSwap(g, ng) {
+			return ng, true
+		}
+	}
+}
+
+// help is what a writer does before it replaces the live word g, which
+// marks slot j: it raises the high-water mark to g's count, and if slot j
+// still holds an uncounted word while g still marks j, it moves the slot to
+// the counted word, as the marked write itself does next (markCounted). The
+// word is the marked write's, not a later write's: a write takes its mark
+// off before its slot can change hands (unmark).
+func (t *table) help(g, j uint64) {
+	t.raiseHighWater(g)
+	if j > t.mask {
+		return // a corrupt mark: the CAS that replaces it is all the help it gets
+	}
+	w := t.slots[j].Load()
+	if !uncounted(w) || t.hdr.live.Load() != g {
+		return
+	}
+	t.slots[j].CompareAndSwap(w, countedWord(w))
+}
+
+// raiseHighWater raises the high-water mark to the count in the live word
+// g, reading it first, so that it costs a load when there is nothing to
+// raise (almost always).
+func (t *table) raiseHighWater(g uint64) {
+	if c := countOf(g); c > t.hdr.highWater.Load() {
+		segment.Max(&t.hdr.highWater, c)
+	}
+}
+
+// uncounted reports whether w is the word of a write that has still to
+// change the count, or has changed it without recording so in its slot: a
+// reserved claim or a deleted key.
+func uncounted(w uint64) bool {
+	st := stateOf(w)
+	return pending(w) && (st == stInserting || st == stDeleting)
+}
+
+// countedWord returns the word that follows the uncounted word w once the
+// count is changed: the claim promoted (stLive|pending), or the deleted
+// key's tombstone (stTomb|pending).
+func countedWord(w uint64) uint64 {
+	if stateOf(w) == stInserting {
+		return next(w, stLive, true, recOff(w), tagOfWord(w))
+	}
+	return next(w, stTomb, true, recOff(w), 0)
+}
+
+// markCounted records in slot i that its write, whose uncounted word is
+// w, changed the count: it moves the slot to the counted word, unless a
+// helper did, and returns that word.
+func (t *table) markCounted(i, w uint64) uint64 {
+	cw := countedWord(w)
+	t.slots[i].CompareAndSwap(w, cw) // fails only if help did the same
+	if testHook != nil {
+		if stateOf(w) == stInserting {
+			testHook(hkInsertPromoted)
+		} else {
+			testHook(hkDeleteMarked)
+		}
+	}
+	return cw
+}
+
+// unmark takes the mark off the live word g that its write wrote
+// (countChange), once markCounted has recorded the change in the write's
+// slot, unless another write has replaced it meanwhile. It raises the
+// high-water mark first, as whoever replaces a mark does (help). The load
+// spares a CAS that would fail.
+func (t *table) unmark(g uint64) {
+	t.raiseHighWater(g)
+	if t.hdr.live.Load() == g {
+		t.hdr.live.CompareAndSwap(g, g&countMask)
+	}
+}
+
 // finish completes a write whose word pw (LIVE|pending or TOMB|pending)
-// landed in slot i: it publishes the new record (LIVE), clears the pending
-// bit, and frees the record it displaced (old, 0 if none). The owner calls
-// it, or the repair of a dead owner; nobody else changes a pending word, so
-// the block cannot be anything but ours while we publish it. It reports
-// whether it cleared the bit (and so did the rest).
+// landed in slot i, its Len counter change (if any) made: it publishes the
+// new record (LIVE), clears the pending bit, and frees the record it
+// displaced (old, 0 if none). The owner calls it, or the repair of a dead
+// owner; nobody else changes such a word, so the block cannot be anything
+// but ours while we publish it. It reports whether it cleared the bit (and
+// so did the rest).
 //
 // The owner (owner true) clears the bit with a release store: while it
 // lives nobody else writes the word, and the locked add that counts the
@@ -578,7 +700,6 @@ func (t *table) finish(i, pw, old uint64, owner bool) bool {
 		if testHook != nil {
 			testHook(hkTombCleared)
 		}
-		t.hdr.live.Add(-1)
 	}
 	if stateOf(pw) == stLive {
 		t.ops.Add(ctrStores, 1)
@@ -617,14 +738,20 @@ func (t *table) clearPending(i, pw, nw uint64, owner bool) bool {
 const (
 	hkReplaceBuilt   = iota + 1 // replace: record built, intent taken, CAS not yet tried
 	hkReplaceLinked             // replace: CAS landed (LIVE|pending new), nothing published
-	hkDeleteLinked              // delete: CAS landed (TOMB|pending old)
-	hkInsertCounted             // insert: Len counter raised, no claim yet
+	hkDeleteLinked              // delete: CAS landed (DELETING|pending old), Len not yet lowered
+	hkInsertReserved            // insert: claim reserved (INSERTING|pending new), Len not yet raised
 	hkInsertClaimed             // insert: claim landed (INSERTING new)
-	hkInsertPromoted            // insert: claim promoted (LIVE|pending new), nothing published
+	hkInsertPromoted            // insert: Len raised and recorded (LIVE|pending new), live word still marked
 	hkPublished                 // finish: new record published, pending still set
-	hkTombCleared               // finish of a delete: pending cleared, Len not yet lowered
-	hkCleared                   // finish: pending cleared (and Len lowered), displaced record not yet freed
+	hkTombCleared               // finish of a delete: pending cleared, not yet counted in Deletes
+	hkCleared                   // finish: pending cleared and the write counted, displaced record not yet freed
 	hkFreed                     // finish: displaced record freed, intent not yet ended
+	hkCounted                   // insert or delete: Len changed and the live word marked, slot not yet told
+	hkDeleteMarked              // delete: Len lowered and recorded (TOMB|pending old), live word still marked
+	hkInsertLost                // insert: lost to a claim of its key, intent ended, about to wait for it
+	hkRepairCounted             // repair of a dead deleter: Len lowered for it, slot not yet told
+	hkInsertFull                // insert: Len refused (full), reserved claim not yet given back
+	hkRepairYielded             // repair of a dead inserter: its claim yielded, not yet cleaned up
 )
 
 var testHook func(point int)

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
+	github.com/google/go-cmp v0.7.0
 	github.com/posixshm/posixshm/alloc v0.1.0
 	github.com/posixshm/posixshm/array v0.1.0
 	github.com/posixshm/posixshm/bitset v0.1.0

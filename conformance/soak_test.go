@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -16,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/posixshm/posixshm/alloc"
 	"github.com/posixshm/posixshm/array"
@@ -393,16 +394,33 @@ func (s *soakSupervisor) check(al *alloc.Allocator, owned *bitset.Bitset, object
 		}
 		got[key] = seq
 	}
-	if !maps.Equal(got, want) {
-		t.Errorf("map differs from the model of acknowledged writes:\n got %v\nwant %v", got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("map differs from the model of acknowledged writes (-model +map):\n%s", diff)
 	}
-	// Live counts slots; Len is a counter that a writer killed between
-	// adjusting it and its CAS leaves one off (documented).
-	if ms, n := m.Stats(), m.Len(); ms.Live != len(want) || n < len(want)-kMW || n > len(want)+kMW {
-		t.Errorf("map: Stats().Live %d, Len %d, want %d keys (Len within ±%d)", ms.Live, n, len(want), kMW)
+	// Exact after every kill and recovery: Len (the counter capacity is
+	// enforced by) = Stats().Live (slots counted) = entries All yields.
+	if ms, n := m.Stats(), m.Len(); ms.Live != len(want) || n != len(want) || len(got) != len(want) {
+		t.Errorf("map: Len %d, Stats().Live %d, All yields %d, want %d keys each", n, ms.Live, len(got), len(want))
+	}
+	// No capacity lost to a kill: emptied, the map takes exactly Cap new
+	// keys, then says ErrFull.
+	if err := m.Clear(); err != nil {
+		t.Errorf("map.Clear: %v", err)
+	}
+	took := 0
+	for ; took <= m.Cap(); took++ {
+		if err := m.Store(fmt.Sprintf("cap-%d", took), []byte("x")); err != nil {
+			if !errors.Is(err, hashmap.ErrFull) {
+				t.Errorf("map: storing new key %d: %v", took, err)
+			}
+			break
+		}
+	}
+	if took != m.Cap() {
+		t.Errorf("map: emptied, it took %d new keys, want its capacity %d", took, m.Cap())
 	}
 	mapOps, _ = sum("soak-mapw", func(p soakProg) uint64 { return p.Ops })
-	say("map: %d writes by %d writer lineages (%d killed); final %d keys equal the model", mapOps, nMapW, kMW, len(want))
+	say("map: %d writes by %d writer lineages (%d killed); final %d keys equal the model, Len = Live = All; emptied, it took exactly its capacity of %d new keys", mapOps, nMapW, kMW, len(want), took)
 
 	// Counters: each slot equals its lineage's count; the shared slot lags
 	// by at most one per killed counter (killed between its two Adds).

@@ -59,10 +59,10 @@
 //   - Capacity is fixed at creation. To grow, create a bigger map (in a new
 //     segment if need be) and copy with All.
 //   - All is not a snapshot (see All), and Clear is not atomic.
-//   - A writer killed in the few instructions between completing its CAS
-//     and freeing the record it replaced leaks that one record (the
-//     allocator's Free cannot be retried safely); alloc's Check shows
-//     leaked blocks. A writer killed between clearing its pending bit and
+//   - No record leaks: a writer adopts the record it displaced
+//     (alloc.Adopt) before it drops the last reference, so one killed
+//     before freeing it leaves a block recovery frees. A writer killed
+//     between clearing its pending bit and
 //     counting the write leaves Stats.Stores or Stats.Deletes one short
 //     (and a repairer killed likewise, Stats.Repaired): activity figures,
 //     unlike Len, which is exact once recovery has run.

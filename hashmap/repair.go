@@ -141,6 +141,11 @@ func repair(seg *segment.Segment, rec segment.IntentRecord) error {
 	if err != nil {
 		return err
 	}
+	// Publish and free under the dead writer's name: the repairing process
+	// may hold no slot yet (segment.Open repairs the slot it is about to
+	// take), and if it dies too, what it left names the dead writer, whose
+	// slot is still dead, for the next recovery.
+	al = al.ActingFor(rec.Slot, rec.Gen)
 	t, err := attachTable(seg, al, obj)
 	if err != nil {
 		return err

@@ -684,6 +684,14 @@ func (t *table) unmark(g uint64) {
 // write below orders the store before its later loads. A repairer CASes,
 // since a second repair may race it.
 func (t *table) finish(i, pw, old uint64, owner bool) bool {
+	if old != 0 {
+		// Owned again before the pending bit goes, which drops the last
+		// reference to it: a death between that and the free below then
+		// leaves a block of a dead attachment, which recovery frees, not a
+		// published one nobody can reach. An error means it was adopted
+		// already (a dead owner's step repeated) or is not a block.
+		t.al.Adopt(segment.Offset(old))
+	}
 	if stateOf(pw) == stLive {
 		// An error means a dead owner had published it already.
 		t.al.Publish(segment.Offset(recOff(pw)))
@@ -709,8 +717,8 @@ func (t *table) finish(i, pw, old uint64, owner bool) bool {
 	if testHook != nil {
 		testHook(hkCleared)
 	}
-	// A death between the CAS above and this free leaks the old record:
-	// the allocator's Free is not idempotent, so nobody may retry it.
+	// A death between the CAS above and this free leaves the old record
+	// owned by a dead attachment (adopted above): recovery frees it.
 	if old != 0 {
 		t.al.Free(segment.Offset(old))
 	}

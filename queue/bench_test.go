@@ -40,3 +40,23 @@ func BenchmarkBatch16(b *testing.B) {
 		q.PopBatch(dst)
 	}
 }
+
+// BenchmarkPushPopSpilled: one Push and one Pop of a 200-byte value, which
+// spills to an allocator block (Alloc and Publish on push; Adopt, release
+// and Free on pop).
+func BenchmarkPushPopSpilled(b *testing.B) {
+	seg := newSeg(b, 4<<20)
+	q, err := queue.New[[]byte](seg, "b")
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := make([]byte, 200)
+	for b.Loop() {
+		if err := q.Push(v); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := q.Pop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -62,16 +62,13 @@
 //     2^24). To grow, create a larger queue and move the items.
 //   - Per-producer FIFO holds; across producers, order is the order of
 //     their claims.
-//   - A consumer killed between releasing a spilled item's cell and freeing
-//     its block leaks that block (a window of a few instructions), and so
-//     does a process counting a dead consumer's spilled item lost, killed
-//     between freeing its cell and its block; the allocator's Check
-//     reports it. A repairer killed halfway through a dead producer's
-//     spilled push may leak the block it was repairing. The recovery that
-//     segment.Open runs for the slot it is about to take cannot free
-//     blocks yet: it leaves such repairs to the recovery Open runs once it
-//     holds a slot, or, when the registry has no free slot, leaks the
-//     block (repair.go, "Recovery by a process without a slot").
+//   - Spill blocks do not leak: a consumer, or a process counting a dead
+//     consumer's item lost, adopts the block (alloc.Adopt) before the
+//     release that drops its last reference, so one killed before freeing
+//     it leaves a block recovery frees; repairs, also those that
+//     segment.Open runs before the attaching process holds a slot, free
+//     under the dead attachment's name (alloc.ActingFor; repair.go,
+//     "Recovery by a process without a slot").
 //   - PopBatch holds the cells of the items it takes until it returns, so
 //     a producer a lap ahead sees the queue full meanwhile.
 //   - While a push is between its claim and its publish, Pop returns

@@ -18,7 +18,7 @@ func procUnpin()
 // that runs the caller: a moment's value, since a goroutine can move
 // between Ps at any time, but one that goroutines running at the same
 // moment never share. Per-process state that goroutines update (intent
-// words, the allocator's free lists) is spread by it, so that goroutines
+// words, the allocator's chunk cursors) is spread by it, so that goroutines
 // of one process do not all CAS the same cache line. About 2.5 ns.
 func ProcHint() int {
 	p := procPin()
